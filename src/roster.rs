@@ -1,0 +1,1 @@
+//! CSV roster (being written).
