@@ -2,10 +2,37 @@
 //! retrying, resumable pipeline whose every outcome is journaled in SQLite.
 //!
 //! Modules, each owning one thing:
-//! - [`atlas`]: wire types and the HTTP client for the Atlas Administration API.
+//! - [`cli`]: the command line as typed (clap), with defaults and help.
+//! - [`commands`]: one module per subcommand, wiring the others together.
 //! - [`roster`]: CSV parsing and row-precise validation into [`roster::Invitee`]s.
+//! - [`atlas`]: wire types, credentials and the HTTP client for the Atlas Administration API.
+//! - [`pipeline`]: concurrent, rate-limited, retrying sending; reports [`pipeline::events`].
+//! - [`journal`]: the SQLite journal, its migrations, and the recorder that commits events.
+//! - [`progress`] and [`summary`]: what people and scripts see, built from committed events.
 //! - [`simulator`]: a stateful, fault-injecting Atlas server for tests and demonstrations.
+//! - [`exit`]: the documented exit codes.
 
 pub mod atlas;
+pub mod cli;
+pub mod commands;
+pub mod exit;
+pub mod journal;
+pub mod pipeline;
+pub mod progress;
 pub mod roster;
 pub mod simulator;
+pub mod summary;
+pub mod util;
+
+use exit::Failure;
+
+/// Runs a parsed command line and returns the process exit code, printing any error.
+pub async fn run(cli: cli::Cli) -> i32 {
+    match commands::dispatch(cli).await {
+        Ok(code) => code,
+        Err(Failure { code, error }) => {
+            eprintln!("error: {error:#}");
+            code
+        }
+    }
+}

@@ -1,3 +1,6 @@
 //! Everything that speaks the Atlas Administration API: wire types and the HTTP client.
 
+pub mod auth;
+pub mod client;
+pub mod error;
 pub mod model;

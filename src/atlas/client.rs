@@ -1,0 +1,389 @@
+//! The HTTP client for the invite endpoints: one `reqwest::Client` with keep-alive connections
+//! shared by every worker, versioned media types, the credentials header, a per-request timeout
+//! and a cap on how much of an answer is read.
+
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+
+use super::auth::Credentials;
+use super::error::{CallError, RateHeaders, summarise_body};
+use super::model::{ApiError, Invitation, InvitationRequest, MEDIA_TYPE_2023_01_01};
+
+/// Largest answer body read; anything longer is a broken answer, not something to buffer.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Which invite endpoint to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `POST /api/atlas/v2/orgs/{orgId}/invites`, version 2023-01-01.
+    Invites,
+    /// `POST /api/atlas/v1.0/orgs/{orgId}/invites`, plain `application/json`.
+    InvitesV1,
+}
+
+impl Api {
+    /// The name used on the command line and in the journal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Invites => "invites",
+            Api::InvitesV1 => "invites-v1",
+        }
+    }
+
+    fn invites_path(self, org_id: &str) -> String {
+        match self {
+            Api::Invites => format!("/api/atlas/v2/orgs/{org_id}/invites"),
+            Api::InvitesV1 => format!("/api/atlas/v1.0/orgs/{org_id}/invites"),
+        }
+    }
+
+    fn media_type(self) -> &'static str {
+        match self {
+            Api::Invites => MEDIA_TYPE_2023_01_01,
+            Api::InvitesV1 => "application/json",
+        }
+    }
+
+    /// The POST endpoint as a template, as recorded in `attempts.endpoint`.
+    pub fn invite_endpoint(self) -> &'static str {
+        match self {
+            Api::Invites => "POST /api/atlas/v2/orgs/{orgId}/invites",
+            Api::InvitesV1 => "POST /api/atlas/v1.0/orgs/{orgId}/invites",
+        }
+    }
+
+    /// The lookup endpoint as a template, as recorded in `attempts.endpoint`.
+    pub fn lookup_endpoint(self) -> &'static str {
+        match self {
+            Api::Invites => "GET /api/atlas/v2/orgs/{orgId}/invites?username=",
+            Api::InvitesV1 => "GET /api/atlas/v1.0/orgs/{orgId}/invites?username=",
+        }
+    }
+}
+
+/// Everything needed to build an [`AtlasClient`].
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub base_url: String,
+    pub org_id: String,
+    pub api: Api,
+    pub credentials: Credentials,
+    /// Limit of one whole request, from connecting to the last byte of the answer.
+    pub timeout: Duration,
+    /// Requests in flight at once, so that as many connections stay open for reuse.
+    pub concurrency: usize,
+}
+
+/// The client could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid base URL {url:?}: {reason}")]
+    BaseUrl { url: String, reason: String },
+    #[error(
+        "refusing to send credentials over plain http to {host}: use https, or a loopback address for a local server"
+    )]
+    InsecureBaseUrl { host: String },
+    #[error("failed to build the HTTP client: {0}")]
+    Build(String),
+}
+
+/// A successful call, with what the answer's headers said about rate limits and deprecation.
+#[derive(Debug, Clone)]
+pub struct Answer<T> {
+    pub value: T,
+    pub status: u16,
+    pub rate: RateHeaders,
+    /// `Sunset` header: the endpoint is deprecated and stops working on this date.
+    pub sunset: Option<String>,
+}
+
+/// Talks to one organization through one invite endpoint.
+#[derive(Debug, Clone)]
+pub struct AtlasClient {
+    http: reqwest::Client,
+    invites_url: String,
+    api: Api,
+}
+
+impl AtlasClient {
+    /// Builds the client; fails on a malformed base URL or on plain http to a remote host.
+    pub fn new(config: &ClientConfig) -> Result<AtlasClient, ClientError> {
+        let base = config.base_url.trim_end_matches('/');
+        let url = reqwest::Url::parse(base).map_err(|e| ClientError::BaseUrl {
+            url: config.base_url.clone(),
+            reason: e.to_string(),
+        })?;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback(&host) => {}
+            "http" => return Err(ClientError::InsecureBaseUrl { host }),
+            other => {
+                return Err(ClientError::BaseUrl {
+                    url: config.base_url.clone(),
+                    reason: format!("unsupported scheme {other:?}; use https://"),
+                });
+            }
+        }
+
+        // The TLS backend is rustls on `ring`; installing it is idempotent, and a second
+        // install (already done by an earlier client) is not an error worth reporting.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+
+        let mut headers = HeaderMap::new();
+        let mut auth =
+            HeaderValue::from_str(&config.credentials.authorization()).map_err(|_| {
+                ClientError::Build("the access token contains invalid characters".into())
+            })?;
+        // Marks the value so that reqwest and hyper never print it.
+        auth.set_sensitive(true);
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(ACCEPT, HeaderValue::from_static(config.api.media_type()));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("atlas-invite/", env!("CARGO_PKG_VERSION")))
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(config.concurrency.max(1))
+            .build()
+            .map_err(|e| ClientError::Build(e.to_string()))?;
+        Ok(AtlasClient {
+            http,
+            invites_url: format!("{base}{}", config.api.invites_path(&config.org_id)),
+            api: config.api,
+        })
+    }
+
+    /// The endpoint in use.
+    pub fn api(&self) -> Api {
+        self.api
+    }
+
+    /// `POST /orgs/{orgId}/invites`: invites one person.
+    pub async fn invite(
+        &self,
+        request: &InvitationRequest,
+    ) -> Result<Answer<Invitation>, CallError> {
+        let body = serde_json::to_vec(request).map_err(|e| CallError::BadAnswer {
+            status: 0,
+            message: format!("failed to encode the request: {e}"),
+        })?;
+        let builder = self
+            .http
+            .request(Method::POST, &self.invites_url)
+            .header(CONTENT_TYPE, self.api.media_type())
+            .body(body);
+        let answer = self.send(builder).await?;
+        let invitation: Invitation = parse_json(answer.status, &answer.value)?;
+        match invitation.id.as_deref() {
+            Some(id) if !id.is_empty() => {}
+            _ => {
+                return Err(CallError::BadAnswer {
+                    status: answer.status,
+                    message: "the answer has no invitation id".into(),
+                });
+            }
+        }
+        Ok(Answer {
+            value: invitation,
+            status: answer.status,
+            rate: answer.rate,
+            sunset: answer.sunset,
+        })
+    }
+
+    /// `GET /orgs/{orgId}/invites?username=`: the pending invitation for `email`, if any.
+    pub async fn find_invitation(
+        &self,
+        email: &str,
+    ) -> Result<Answer<Option<Invitation>>, CallError> {
+        let builder = self
+            .http
+            .request(Method::GET, &self.invites_url)
+            .query(&[("username", email)]);
+        let answer = self.send(builder).await?;
+        let list: Vec<Invitation> = parse_json(answer.status, &answer.value)?;
+        let found = list.into_iter().find(|inv| {
+            inv.username
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case(email))
+        });
+        Ok(Answer {
+            value: found,
+            status: answer.status,
+            rate: answer.rate,
+            sunset: answer.sunset,
+        })
+    }
+
+    async fn send(&self, builder: reqwest::RequestBuilder) -> Result<Answer<Vec<u8>>, CallError> {
+        let mut response = builder.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(CallError::BadAnswer {
+                    status: status.as_u16(),
+                    message: format!("the answer is larger than {MAX_BODY_BYTES} bytes"),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let rate = rate_headers(&headers);
+        if status.is_success() {
+            return Ok(Answer {
+                value: body,
+                status: status.as_u16(),
+                rate,
+                sunset: header_text(&headers, "sunset"),
+            });
+        }
+        Err(status_error(status, &headers, &body, rate))
+    }
+}
+
+fn status_error(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    rate: RateHeaders,
+) -> CallError {
+    let api = serde_json::from_slice::<ApiError>(body)
+        .ok()
+        .filter(|e| !e.error_code.is_empty() || e.detail.is_some());
+    let body = if api.is_some() {
+        String::new()
+    } else {
+        summarise_body(body)
+    };
+    CallError::Status {
+        status: status.as_u16(),
+        api,
+        body,
+        error_code_header: header_text(headers, "x-error-code"),
+        rate,
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, CallError> {
+    serde_json::from_slice(body).map_err(|e| CallError::BadAnswer {
+        status,
+        message: if body.is_empty() {
+            "the answer is empty".into()
+        } else {
+            format!(
+                "the answer is not the expected JSON ({e}): {}",
+                summarise_body(body)
+            )
+        },
+    })
+}
+
+/// Sorts a transport failure by whether the request can have reached Atlas.
+fn transport_error(e: reqwest::Error) -> CallError {
+    let text = error_chain(&e);
+    if e.is_connect() {
+        CallError::NotSent(text)
+    } else if e.is_timeout() {
+        CallError::NoAnswer(format!("timed out: {text}"))
+    } else {
+        CallError::NoAnswer(text)
+    }
+}
+
+/// The error with its sources, which is where hyper says "connection closed before message
+/// completed" and the like; the URL is left out (it is the same for every request).
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn rate_headers(headers: &HeaderMap) -> RateHeaders {
+    let number = |name: &str| header_text(headers, name).and_then(|v| v.trim().parse::<u64>().ok());
+    RateHeaders {
+        retry_after: number("retry-after").map(Duration::from_secs),
+        limit: number("ratelimit-limit"),
+        remaining: number("ratelimit-remaining"),
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::atlas::auth::Secret;
+
+    fn config(base: &str) -> ClientConfig {
+        ClientConfig {
+            base_url: base.into(),
+            org_id: "5f1e2d3c4b5a697887766554".into(),
+            api: Api::Invites,
+            credentials: Credentials::AccessToken(Secret::new("t")),
+            timeout: Duration::from_secs(5),
+            concurrency: 4,
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_to_loopback() {
+        assert!(AtlasClient::new(&config("http://127.0.0.1:8080")).is_ok());
+        assert!(AtlasClient::new(&config("http://localhost:1")).is_ok());
+        assert!(AtlasClient::new(&config("http://[::1]:1")).is_ok());
+        assert!(AtlasClient::new(&config("https://cloud.mongodb.com")).is_ok());
+        let err = AtlasClient::new(&config("http://cloud.mongodb.com")).unwrap_err();
+        assert!(matches!(err, ClientError::InsecureBaseUrl { .. }), "{err}");
+        assert!(AtlasClient::new(&config("ftp://x")).is_err());
+        assert!(AtlasClient::new(&config("not a url")).is_err());
+    }
+
+    #[test]
+    fn endpoints_follow_the_chosen_api() {
+        let client = AtlasClient::new(&config("https://cloud.mongodb.com/")).unwrap();
+        assert_eq!(
+            client.invites_url,
+            "https://cloud.mongodb.com/api/atlas/v2/orgs/5f1e2d3c4b5a697887766554/invites"
+        );
+        let mut v1 = config("https://cloud.mongodb.com");
+        v1.api = Api::InvitesV1;
+        let client = AtlasClient::new(&v1).unwrap();
+        assert!(client.invites_url.contains("/api/atlas/v1.0/orgs/"));
+    }
+
+    #[test]
+    fn non_json_error_bodies_are_summarised() {
+        let e = status_error(
+            StatusCode::BAD_GATEWAY,
+            &HeaderMap::new(),
+            b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+            RateHeaders::default(),
+        );
+        assert_eq!(e.to_string(), "HTTP 502: 502 Bad Gateway");
+        assert_eq!(e.error_code(), None);
+    }
+}

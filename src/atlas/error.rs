@@ -1,0 +1,310 @@
+//! What can go wrong with one Atlas request, and what it means for the invitation.
+//!
+//! The distinction that matters most is whether the request may have been acted on: a request
+//! that never left ([`CallError::NotSent`]) can be sent again blindly, one that left without a
+//! usable answer ([`CallError::NoAnswer`], [`CallError::BadAnswer`]) must be looked up first, or
+//! the person could be invited twice.
+
+use std::time::Duration;
+
+use super::model::ApiError;
+
+/// The failure of one request.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// Atlas (or a proxy in front of it) answered with an error status.
+    #[error("{}", status_text(*status, api.as_ref(), body))]
+    Status {
+        status: u16,
+        /// The `ApiError` body, when the body was one.
+        api: Option<ApiError>,
+        /// The start of the body, when it was not an `ApiError` (e.g. a proxy's HTML page).
+        body: String,
+        /// `X-Error-Code` header, sent by some Atlas answers without a JSON body.
+        error_code_header: Option<String>,
+        rate: RateHeaders,
+    },
+    /// The request never reached Atlas (connection refused, DNS failure, connect timeout).
+    #[error("could not connect: {0}")]
+    NotSent(String),
+    /// The request was sent but no complete answer came back (timeout, reset, closed).
+    #[error("no answer: {0}")]
+    NoAnswer(String),
+    /// A success status whose body could not be used (not JSON, truncated, no `id`).
+    #[error("unusable answer (HTTP {status}): {message}")]
+    BadAnswer { status: u16, message: String },
+}
+
+/// Rate-limit information from an answer's headers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateHeaders {
+    /// `Retry-After`, in seconds.
+    pub retry_after: Option<Duration>,
+    /// `RateLimit-Limit`.
+    pub limit: Option<u64>,
+    /// `RateLimit-Remaining`.
+    pub remaining: Option<u64>,
+}
+
+/// What a failure means for the person being invited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Nothing was created; sending again is safe (5xx, connection refused).
+    Transient,
+    /// Atlas asked the client to slow down; nothing was created.
+    RateLimited { retry_after: Option<Duration> },
+    /// The request may or may not have been acted on: look the person up before sending again.
+    Unknown,
+    /// Atlas says a pending invitation for this person already exists.
+    AlreadyInvited,
+    /// Atlas says this person is already a member of the organization.
+    AlreadyMember,
+    /// 401/403: the credentials cannot do this; every further request would fail alike.
+    Auth,
+    /// A refusal that sending again will not change (other 4xx).
+    Permanent,
+}
+
+impl CallError {
+    /// Sorts the failure into what the pipeline must do about it.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            CallError::NotSent(_) => ErrorClass::Transient,
+            CallError::NoAnswer(_) | CallError::BadAnswer { .. } => ErrorClass::Unknown,
+            CallError::Status { status, rate, .. } => {
+                let code = self.error_code().unwrap_or_default().to_ascii_uppercase();
+                if *status == 429 || code.contains("RATE_LIMITED") {
+                    let retry_after = rate
+                        .retry_after
+                        .or_else(|| retry_after_from_detail(self.detail_text()));
+                    ErrorClass::RateLimited { retry_after }
+                } else if *status == 409 || code.contains("ALREADY") {
+                    if code.contains("MEMBER") || code.contains("IN_ORG") {
+                        ErrorClass::AlreadyMember
+                    } else {
+                        ErrorClass::AlreadyInvited
+                    }
+                } else if *status == 401 || *status == 403 {
+                    ErrorClass::Auth
+                } else if *status == 502 || *status == 504 {
+                    // A gateway that gave up waiting may have forwarded the request already.
+                    ErrorClass::Unknown
+                } else if *status >= 500 {
+                    ErrorClass::Transient
+                } else {
+                    ErrorClass::Permanent
+                }
+            }
+        }
+    }
+
+    /// The HTTP status, when there was an answer.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            CallError::Status { status, .. } | CallError::BadAnswer { status, .. } => Some(*status),
+            CallError::NotSent(_) | CallError::NoAnswer(_) => None,
+        }
+    }
+
+    /// Atlas's `errorCode`, from the body or the `X-Error-Code` header.
+    pub fn error_code(&self) -> Option<&str> {
+        match self {
+            CallError::Status {
+                api,
+                error_code_header,
+                ..
+            } => api
+                .as_ref()
+                .map(|a| a.error_code.as_str())
+                .filter(|c| !c.is_empty())
+                .or(error_code_header.as_deref()),
+            _ => None,
+        }
+    }
+
+    /// A one-line explanation for people and for the journal's `detail` columns.
+    pub fn detail_text(&self) -> String {
+        match self {
+            CallError::Status { api, body, .. } => match api {
+                Some(api) => api
+                    .detail
+                    .clone()
+                    .or_else(|| api.reason.clone())
+                    .unwrap_or_default(),
+                None => body.clone(),
+            },
+            other => other.to_string(),
+        }
+    }
+}
+
+fn status_text(status: u16, api: Option<&ApiError>, body: &str) -> String {
+    match api {
+        Some(api) => {
+            let mut text = format!("HTTP {status}");
+            if !api.error_code.is_empty() {
+                text.push(' ');
+                text.push_str(&api.error_code);
+            }
+            if let Some(detail) = api.detail.as_deref().or(api.reason.as_deref()) {
+                text.push_str(": ");
+                text.push_str(detail);
+            }
+            if let Some(fields) = &api.bad_request_detail {
+                for f in &fields.fields {
+                    text.push_str(&format!(" [{}: {}]", f.field, f.description));
+                }
+            }
+            text
+        }
+        None if body.is_empty() => format!("HTTP {status} with an empty body"),
+        None => format!("HTTP {status}: {body}"),
+    }
+}
+
+/// Reads "Please retry after N seconds" from an error detail, for 429s without `Retry-After`.
+fn retry_after_from_detail(detail: String) -> Option<Duration> {
+    let lower = detail.to_ascii_lowercase();
+    let rest = &lower[lower.find("retry after")? + "retry after".len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok().map(Duration::from_secs)
+}
+
+/// Turns a non-JSON body into one short readable line: tags stripped, blanks folded, cut at
+/// 200 characters, so an HTML error page becomes "503 Service Temporarily Unavailable".
+pub(crate) fn summarise_body(body: &[u8]) -> String {
+    const MAX: usize = 200;
+    let text = String::from_utf8_lossy(body);
+    let mut out = String::new();
+    let mut in_tag = false;
+    let mut last_space = true;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                if !last_space {
+                    out.push(' ');
+                    last_space = true;
+                }
+            }
+            _ if in_tag => {}
+            c if c.is_whitespace() || c.is_control() => {
+                if !last_space {
+                    out.push(' ');
+                    last_space = true;
+                }
+            }
+            c => {
+                out.push(c);
+                last_space = false;
+            }
+        }
+        if out.chars().count() >= MAX {
+            out.push('…');
+            break;
+        }
+    }
+    out.trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16, code: &str, detail: &str) -> CallError {
+        CallError::Status {
+            status,
+            api: Some(ApiError::new(status, code, detail)),
+            body: String::new(),
+            error_code_header: None,
+            rate: RateHeaders::default(),
+        }
+    }
+
+    #[test]
+    fn failures_are_classified_by_what_they_mean() {
+        assert_eq!(
+            status(500, "UNEXPECTED_ERROR", "x").class(),
+            ErrorClass::Transient
+        );
+        assert_eq!(status(504, "", "").class(), ErrorClass::Unknown);
+        assert_eq!(
+            status(400, "INVALID_ROLE", "x").class(),
+            ErrorClass::Permanent
+        );
+        assert_eq!(status(401, "UNAUTHORIZED", "x").class(), ErrorClass::Auth);
+        assert_eq!(status(403, "FORBIDDEN", "x").class(), ErrorClass::Auth);
+        assert_eq!(
+            status(409, "USER_ALREADY_INVITED", "x").class(),
+            ErrorClass::AlreadyInvited
+        );
+        assert_eq!(
+            status(409, "USER_ALREADY_IN_ORG", "x").class(),
+            ErrorClass::AlreadyMember
+        );
+        assert_eq!(
+            CallError::NotSent("refused".into()).class(),
+            ErrorClass::Transient
+        );
+        assert_eq!(
+            CallError::NoAnswer("reset".into()).class(),
+            ErrorClass::Unknown
+        );
+    }
+
+    #[test]
+    fn rate_limits_are_recognised_with_or_without_retry_after() {
+        let mut e = status(
+            429,
+            "RATE_LIMITED_TOKEN_BUCKET",
+            "Please retry after 7 seconds.",
+        );
+        assert_eq!(
+            e.class(),
+            ErrorClass::RateLimited {
+                retry_after: Some(Duration::from_secs(7))
+            }
+        );
+        if let CallError::Status { rate, .. } = &mut e {
+            rate.retry_after = Some(Duration::from_secs(2));
+        }
+        assert_eq!(
+            e.class(),
+            ErrorClass::RateLimited {
+                retry_after: Some(Duration::from_secs(2))
+            }
+        );
+        // Older endpoints answered 400 with a RATE_LIMITED error code.
+        assert_eq!(
+            status(400, "RATE_LIMITED", "slow down").class(),
+            ErrorClass::RateLimited { retry_after: None }
+        );
+    }
+
+    #[test]
+    fn html_bodies_become_one_readable_line() {
+        let html = b"<html><head><title>503</title></head>\n<body><h1>503 Service Temporarily Unavailable</h1></body></html>";
+        assert_eq!(
+            summarise_body(html),
+            "503 503 Service Temporarily Unavailable"
+        );
+        let long = vec![b'x'; 10_000];
+        assert!(summarise_body(&long).chars().count() <= 201);
+    }
+
+    #[test]
+    fn messages_show_error_code_and_detail() {
+        let e = status(400, "INVALID_ROLE", "role ORG_ADMIN is not valid");
+        assert_eq!(
+            e.to_string(),
+            "HTTP 400 INVALID_ROLE: role ORG_ADMIN is not valid"
+        );
+        assert_eq!(e.error_code(), Some("INVALID_ROLE"));
+        assert_eq!(e.detail_text(), "role ORG_ADMIN is not valid");
+    }
+}

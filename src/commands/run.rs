@@ -1,0 +1,427 @@
+//! `atlas-invite run`: read the CSV, plan against the journal, run the pipeline, summarise.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, anyhow};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::DEFAULT_JOURNAL;
+use super::validate::grants;
+use crate::atlas::auth::{Credentials, Secret};
+use crate::atlas::client::{Api, AtlasClient, ClientConfig};
+use crate::cli::{Format, RunArgs};
+use crate::exit::{ABORTED, Failure, INCOMPLETE, SUCCESS};
+use crate::journal::{InviteStatus, Journal, NewRun, Recorder, RunTotals};
+use crate::pipeline::events::StopReason;
+use crate::pipeline::{self, PipelineConfig, Rate, RateGate, RetryPolicy, StopSignal};
+use crate::progress::{self, DisplayMode};
+use crate::roster::{self, Roster, RosterOptions};
+use crate::simulator::{SimConfig, Simulator, SimulatorHandle};
+use crate::summary::{ProblemRow, Summary};
+use crate::util::{hostname, os_user, sha256_file};
+
+/// Journal used with `--simulate` unless `--journal` says otherwise, so that demonstrations
+/// never mix with the journal of real runs.
+const SIMULATE_JOURNAL: &str = "atlas-invite-simulate.db";
+/// Organization the demonstration invites into unless `--org` names one.
+const SIMULATE_ORG: &str = "64b7e2f0c1d2e3f4a5b6c7d8";
+/// Bearer token of the in-process simulator; it guards nothing real.
+const SIMULATE_TOKEN: &str = "simulated-access-token";
+/// Client rate with `--simulate` unless `--rate` is given: twice the simulator's limit, so the
+/// demonstration shows Atlas's rate limiting and the client adapting to it.
+const SIMULATE_RATE_PER_SEC: f64 = 20.0;
+/// Client rate against Atlas unless `--rate` is given.
+const DEFAULT_RATE_PER_SEC: f64 = 1.0;
+
+/// Where requests go and how they authenticate.
+struct Target {
+    org_id: String,
+    base_url: String,
+    credentials: Option<Credentials>,
+    /// Kept alive for the whole run when `--simulate` started one.
+    _simulator: Option<SimulatorHandle>,
+}
+
+pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
+    let target = target(&args).await?;
+    let options = RosterOptions {
+        default_role: args.default_role,
+        ..RosterOptions::default()
+    };
+    let roster = roster::load(&args.csv, &options).map_err(Failure::usage)?;
+    let mode = DisplayMode::detect(args.quiet || args.format == Format::Json);
+    if mode != DisplayMode::Quiet {
+        report_rows(&roster);
+    }
+    let journal_path = args.journal.path_or(if args.simulate {
+        SIMULATE_JOURNAL
+    } else {
+        DEFAULT_JOURNAL
+    });
+    let mut summary = Summary {
+        run_id: None,
+        org_id: target.org_id.clone(),
+        csv: args.csv.display().to_string(),
+        journal: journal_path.display().to_string(),
+        dry_run: args.dry_run,
+        rows: roster.rows as u64,
+        valid: roster.invitees.len() as u64,
+        invalid: roster.invalid.len() as u64,
+        duplicates: roster.duplicates.len() as u64,
+        skipped: 0,
+        invited: 0,
+        already_invited: 0,
+        already_member: 0,
+        failed: 0,
+        unfinished: 0,
+        requests: 0,
+        retries: 0,
+        rate_limited: 0,
+        duration_secs: 0.0,
+        rate_per_sec: 0.0,
+        stopped: None,
+        exit_code: SUCCESS,
+        problems: invalid_problems(&roster),
+    };
+
+    if args.strict && !roster.invalid.is_empty() {
+        summary.exit_code = INCOMPLETE;
+        summary.stopped = Some(format!(
+            "--strict: {} invalid rows, nothing was sent",
+            roster.invalid.len()
+        ));
+        print_summary(&args, &summary);
+        return Ok(INCOMPLETE);
+    }
+    if args.dry_run {
+        return dry_run(&args, &target, roster, &journal_path, summary);
+    }
+
+    let credentials = target
+        .credentials
+        .clone()
+        .expect("credentials are checked before a real run");
+    let rate = args.rate.unwrap_or(Rate::per_second(if args.simulate {
+        SIMULATE_RATE_PER_SEC
+    } else {
+        DEFAULT_RATE_PER_SEC
+    }));
+    let api = Api::from(args.atlas.api);
+    let client = AtlasClient::new(&ClientConfig {
+        base_url: target.base_url.clone(),
+        org_id: target.org_id.clone(),
+        api,
+        credentials,
+        timeout: args.timeout,
+        concurrency: args.concurrency.into(),
+    })
+    .map_err(Failure::usage)?;
+
+    let mut journal = Journal::open(&journal_path).map_err(Failure::usage)?;
+    journal.lock_for_run().map_err(Failure::usage)?;
+    let csv_sha256 = sha256_file(&args.csv)
+        .with_context(|| format!("failed to read {}", args.csv.display()))
+        .map_err(Failure::usage)?;
+    let run_id = journal
+        .start_run(&NewRun {
+            org_id: target.org_id.clone(),
+            csv_path: args.csv.display().to_string(),
+            csv_sha256,
+            api: api.as_str().into(),
+            base_url: target.base_url.clone(),
+            options: run_options(&args, rate),
+            os_user: os_user(),
+            hostname: hostname(),
+        })
+        .map_err(Failure::usage)?;
+    summary.run_id = Some(run_id);
+    let plan = journal
+        .plan(run_id, &target.org_id, roster.invitees, &roster.invalid)
+        .map_err(Failure::usage)?;
+    summary.skipped = plan.skipped.len() as u64;
+
+    if mode != DisplayMode::Quiet {
+        eprintln!(
+            "inviting {} people to org {} via {} at {rate}, {} at a time ({} already done; journal {})",
+            plan.rows.len(),
+            target.org_id,
+            api.invite_endpoint(),
+            args.concurrency,
+            plan.skipped.len(),
+            journal_path.display()
+        );
+    }
+
+    let (display_tx, display_rx) = mpsc::unbounded_channel();
+    let display = tokio::spawn(progress::consume(display_rx, mode, plan.rows.len() as u64));
+    let (recorder, recorder_thread) =
+        Recorder::start(journal, run_id, target.org_id.clone(), display_tx);
+    let stop = Arc::new(StopSignal::default());
+    let signals = tokio::spawn(watch_signals(Arc::clone(&stop)));
+    let started = Instant::now();
+    let outcome = pipeline::run(
+        client,
+        Arc::new(RateGate::new(rate)),
+        recorder,
+        Arc::clone(&stop),
+        PipelineConfig {
+            concurrency: args.concurrency.into(),
+            retry: RetryPolicy::new(args.max_attempts, args.max_backoff),
+        },
+        plan.rows,
+    )
+    .await;
+    signals.abort();
+    let elapsed = started.elapsed();
+    let journal = tokio::task::spawn_blocking(move || recorder_thread.finish())
+        .await
+        .map_err(|e| Failure::aborted(anyhow!("the journal thread failed: {e}")))?;
+    let tally = display
+        .await
+        .map_err(|e| Failure::aborted(anyhow!("the display failed: {e}")))?;
+    let mut journal = journal.map_err(|e| Failure::aborted(anyhow!(e)))?;
+
+    summary.apply_tally(&tally, elapsed);
+    summary.stopped = outcome.stopped.as_ref().map(ToString::to_string);
+    let code = if outcome.stopped.is_some() {
+        ABORTED
+    } else if summary.failed + summary.unfinished + summary.invalid > 0 {
+        INCOMPLETE
+    } else {
+        SUCCESS
+    };
+    summary.exit_code = code;
+    let totals = RunTotals {
+        rows_total: summary.rows,
+        rows_valid: summary.valid,
+        rows_invalid: summary.invalid,
+        rows_duplicate: summary.duplicates,
+        skipped: summary.skipped,
+        invited: summary.invited,
+        already_invited: summary.already_invited,
+        already_member: summary.already_member,
+        failed: summary.failed,
+        unfinished: summary.unfinished,
+        requests: outcome.requests,
+    };
+    journal
+        .finish_run(run_id, &totals, code)
+        .map_err(|e| Failure::aborted(anyhow!(e)))?;
+    print_summary(&args, &summary);
+    if let Some(reason) = &outcome.stopped {
+        eprintln!("error: run stopped: {reason}");
+        if *reason == StopReason::Interrupted {
+            eprintln!(
+                "rerun the same command to finish; it checks unresolved requests with Atlas first"
+            );
+        }
+    }
+    Ok(code)
+}
+
+/// Resolves the organization, base URL and credentials, starting the simulator for
+/// `--simulate`. Fails (exit 2) before anything is sent when one is missing or malformed.
+async fn target(args: &RunArgs) -> Result<Target, Failure> {
+    if args.simulate {
+        let org_id = args
+            .atlas
+            .org
+            .clone()
+            .unwrap_or_else(|| SIMULATE_ORG.to_owned());
+        if args.dry_run {
+            return Ok(Target {
+                org_id,
+                base_url: "(simulator)".into(),
+                credentials: None,
+                _simulator: None,
+            });
+        }
+        let simulator = Simulator::start(SimConfig {
+            org_id: Some(org_id.clone()),
+            token: Some(SIMULATE_TOKEN.into()),
+            ..SimConfig::demo()
+        })
+        .await
+        .context("failed to start the built-in simulator")
+        .map_err(Failure::usage)?;
+        return Ok(Target {
+            org_id,
+            base_url: simulator.base_url(),
+            credentials: Some(Credentials::AccessToken(Secret::new(SIMULATE_TOKEN))),
+            _simulator: Some(simulator),
+        });
+    }
+    let org_id = args.atlas.org.clone().ok_or_else(|| {
+        Failure::usage(anyhow!(
+            "no organization: pass --org ORG_ID or set MONGODB_ATLAS_ORG_ID (or pass --simulate to try the built-in simulator)"
+        ))
+    })?;
+    let credentials = if args.dry_run {
+        None
+    } else {
+        Some(Credentials::from_env().map_err(Failure::usage)?)
+    };
+    Ok(Target {
+        org_id,
+        base_url: args.atlas.base_url.clone(),
+        credentials,
+        _simulator: None,
+    })
+}
+
+/// `--dry-run`: what would be sent, from the file and the journal, without writing either.
+fn dry_run(
+    args: &RunArgs,
+    target: &Target,
+    roster: Roster,
+    journal_path: &std::path::Path,
+    mut summary: Summary,
+) -> Result<i32, Failure> {
+    let journal = Journal::open_read_only(journal_path).map_err(Failure::usage)?;
+    let known = match &journal {
+        Some(journal) => journal
+            .statuses_of(&target.org_id, &roster.invitees)
+            .map_err(Failure::usage)?,
+        None => Default::default(),
+    };
+    let mut would_send = 0u64;
+    for invitee in &roster.invitees {
+        let status = known.get(&invitee.email_key()).copied();
+        let action = match status {
+            Some(s) if s.is_done() => {
+                summary.skipped += 1;
+                format!("skip ({s})")
+            }
+            Some(InviteStatus::InFlight) => {
+                would_send += 1;
+                "check, then send".to_owned()
+            }
+            _ => {
+                would_send += 1;
+                "send".to_owned()
+            }
+        };
+        if args.format == Format::Text && !args.quiet {
+            println!(
+                "line {:>5}  {:<16}  {}  {}",
+                invitee.line,
+                action,
+                invitee.email,
+                grants(invitee)
+            );
+        }
+    }
+    if args.format == Format::Text && !args.quiet {
+        println!(
+            "would send {would_send} invitations to org {}; nothing was sent",
+            target.org_id
+        );
+    }
+    summary.unfinished = would_send;
+    summary.exit_code = if roster.invalid.is_empty() {
+        SUCCESS
+    } else {
+        INCOMPLETE
+    };
+    print_summary(args, &summary);
+    Ok(summary.exit_code)
+}
+
+/// Prints invalid rows and duplicates before anything is sent.
+fn report_rows(roster: &Roster) {
+    for bad in &roster.invalid {
+        eprintln!("invalid: {bad}");
+    }
+    for dup in &roster.duplicates {
+        eprintln!(
+            "duplicate: line {}: {} already appears on line {}; skipped",
+            dup.line, dup.email, dup.first_line
+        );
+    }
+    if !roster.ignored_columns.is_empty() {
+        eprintln!("ignored columns: {}", roster.ignored_columns.join(", "));
+    }
+}
+
+fn invalid_problems(roster: &Roster) -> Vec<ProblemRow> {
+    roster
+        .invalid
+        .iter()
+        .map(|bad| ProblemRow {
+            line: Some(bad.line),
+            email: bad.email.clone().unwrap_or_default(),
+            status: InviteStatus::Invalid.as_str(),
+            http_status: None,
+            error_code: None,
+            detail: Some(bad.reason()),
+            attempts: 0,
+        })
+        .collect()
+}
+
+fn print_summary(args: &RunArgs, summary: &Summary) {
+    match args.format {
+        Format::Json => println!("{}", summary.to_json()),
+        Format::Text if !args.quiet => println!("{}", summary.to_text()),
+        Format::Text => {}
+    }
+}
+
+/// The effective options, as recorded in `runs.options`. Never holds a credential.
+fn run_options(args: &RunArgs, rate: Rate) -> serde_json::Value {
+    json!({
+        "api": Api::from(args.atlas.api).as_str(),
+        "concurrency": args.concurrency,
+        "rate_per_sec": rate.as_per_second(),
+        "max_attempts": args.max_attempts,
+        "max_backoff_ms": args.max_backoff.as_millis() as u64,
+        "timeout_ms": args.timeout.as_millis() as u64,
+        "default_role": args.default_role.as_str(),
+        "strict": args.strict,
+        "simulate": args.simulate,
+    })
+}
+
+/// Ctrl-C or SIGTERM: stop taking rows and let requests in flight finish. A second one exits at
+/// once; the next run resolves whatever was left `in_flight`.
+async fn watch_signals(stop: Arc<StopSignal>) {
+    let mut count = 0;
+    loop {
+        wait_for_signal().await;
+        count += 1;
+        if count == 1 {
+            eprintln!(
+                "interrupted: finishing the requests in flight (press Ctrl-C again to exit at once)"
+            );
+            stop.stop(StopReason::Interrupted);
+        } else {
+            eprintln!(
+                "interrupted again: exiting now; the next run checks unfinished requests with Atlas"
+            );
+            std::process::exit(ABORTED);
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

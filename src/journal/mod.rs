@@ -1,0 +1,141 @@
+//! The SQLite journal: every run, every person's latest state and every HTTP request.
+//!
+//! Its table and column names are a public contract (people query it with `sqlite3`); README
+//! documents them. `store` opens and migrates it, `queries` reads and writes it outside a run,
+//! and `recorder` is the single writer during a run, consuming pipeline events.
+
+mod queries;
+mod recorder;
+mod store;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use queries::{NewRun, Plan, PlannedRow, RunRecord, RunTotals, StatusCount};
+pub use recorder::{Recorder, RecorderHandle};
+pub use store::Journal;
+
+/// The state of one person's invitation, as stored in `invites.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum InviteStatus {
+    Pending,
+    InFlight,
+    Invited,
+    Failed,
+    Invalid,
+    AlreadyInvited,
+    AlreadyMember,
+}
+
+impl InviteStatus {
+    /// Every status, in the order summaries list them.
+    pub const ALL: [InviteStatus; 7] = [
+        InviteStatus::Invited,
+        InviteStatus::AlreadyInvited,
+        InviteStatus::AlreadyMember,
+        InviteStatus::Failed,
+        InviteStatus::Invalid,
+        InviteStatus::Pending,
+        InviteStatus::InFlight,
+    ];
+
+    /// The value stored in the journal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InviteStatus::Pending => "pending",
+            InviteStatus::InFlight => "in_flight",
+            InviteStatus::Invited => "invited",
+            InviteStatus::Failed => "failed",
+            InviteStatus::Invalid => "invalid",
+            InviteStatus::AlreadyInvited => "already_invited",
+            InviteStatus::AlreadyMember => "already_member",
+        }
+    }
+
+    /// Parses a stored value.
+    pub fn parse(text: &str) -> Option<InviteStatus> {
+        InviteStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// True when nothing is left to do for this person: a rerun skips them.
+    pub fn is_done(self) -> bool {
+        matches!(
+            self,
+            InviteStatus::Invited | InviteStatus::AlreadyInvited | InviteStatus::AlreadyMember
+        )
+    }
+}
+
+impl fmt::Display for InviteStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why the journal could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("failed to open journal {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("failed to access journal {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("journal {} failed: {source}", path.display())]
+    Sql {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("failed to apply journal migration {name}: {source}")]
+    Migration {
+        name: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "journal {} has schema version {version}, newer than this atlas-invite knows ({known}): upgrade atlas-invite",
+        path.display()
+    )]
+    TooNew {
+        path: PathBuf,
+        version: i64,
+        known: i64,
+    },
+    #[error("{} is not an atlas-invite journal", path.display())]
+    NotAJournal { path: PathBuf },
+    #[error(
+        "journal {} is in use by another atlas-invite run: wait for it to finish, or pass --journal with another file",
+        path.display()
+    )]
+    Busy { path: PathBuf },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_and_match_the_statuses_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("j.db")).unwrap();
+        let mut stmt = journal
+            .conn
+            .prepare("SELECT status FROM statuses ORDER BY status")
+            .unwrap();
+        let mut stored: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        stored.sort();
+        let mut ours: Vec<&str> = InviteStatus::ALL.iter().map(|s| s.as_str()).collect();
+        ours.sort();
+        assert_eq!(stored, ours);
+        for s in InviteStatus::ALL {
+            assert_eq!(InviteStatus::parse(s.as_str()), Some(s));
+        }
+    }
+}

@@ -1,0 +1,490 @@
+//! Reads and writes of the journal outside the recorder: starting and finishing a run, planning
+//! what a run must send, and the counts `status` shows.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::store::sql;
+use super::{InviteStatus, Journal, JournalError};
+use crate::roster::{InvalidRow, Invitee};
+use crate::util::now_rfc3339;
+
+/// What is known about a run when it starts.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub org_id: String,
+    pub csv_path: String,
+    pub csv_sha256: String,
+    pub api: String,
+    pub base_url: String,
+    /// Effective options as JSON. Must never hold a credential.
+    pub options: serde_json::Value,
+    pub os_user: Option<String>,
+    pub hostname: Option<String>,
+}
+
+/// The counts a run ends with, stored in its `runs` row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunTotals {
+    pub rows_total: u64,
+    pub rows_valid: u64,
+    pub rows_invalid: u64,
+    pub rows_duplicate: u64,
+    pub skipped: u64,
+    pub invited: u64,
+    pub already_invited: u64,
+    pub already_member: u64,
+    pub failed: u64,
+    pub unfinished: u64,
+    pub requests: u64,
+}
+
+/// One valid row the run must act on.
+#[derive(Debug, Clone)]
+pub struct PlannedRow {
+    pub invitee: Invitee,
+    /// An earlier run left this person `in_flight`: the outcome of its last request is unknown,
+    /// so the pipeline looks them up before sending anything.
+    pub unresolved: bool,
+}
+
+/// What a run must do, decided from the roster and the journal.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Rows to send (or resolve), in file order.
+    pub rows: Vec<PlannedRow>,
+    /// Valid rows already done in an earlier run, with the status they ended with.
+    pub skipped: Vec<(Invitee, InviteStatus)>,
+}
+
+/// One line of `status`: how many people of an organization have a status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusCount {
+    pub org_id: String,
+    pub status: String,
+    pub count: i64,
+}
+
+/// A `runs` row as `status` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub org_id: String,
+    pub csv_path: String,
+    pub invited: i64,
+    pub skipped: i64,
+    pub failed: i64,
+    pub rows_invalid: i64,
+    pub unfinished: i64,
+    pub requests: i64,
+    pub exit_code: Option<i64>,
+}
+
+impl Journal {
+    /// Records the start of a run and returns its id.
+    pub fn start_run(&mut self, run: &NewRun) -> Result<i64, JournalError> {
+        let path = self.path().to_owned();
+        self.conn
+            .execute(
+                "INSERT INTO runs (started_at, org_id, csv_path, csv_sha256, api, base_url, options,
+                                   os_user, hostname, tool_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    now_rfc3339(),
+                    run.org_id,
+                    run.csv_path,
+                    run.csv_sha256,
+                    run.api,
+                    run.base_url,
+                    run.options.to_string(),
+                    run.os_user,
+                    run.hostname,
+                    env!("CARGO_PKG_VERSION"),
+                ],
+            )
+            .map_err(|e| sql(&path, e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records the end of a run.
+    pub fn finish_run(
+        &mut self,
+        run_id: i64,
+        totals: &RunTotals,
+        exit_code: i32,
+    ) -> Result<(), JournalError> {
+        let path = self.path().to_owned();
+        self.conn
+            .execute(
+                "UPDATE runs SET finished_at = ?2, rows_total = ?3, rows_valid = ?4,
+                        rows_invalid = ?5, rows_duplicate = ?6, skipped = ?7, invited = ?8,
+                        failed = ?9, unfinished = ?10, requests = ?11, exit_code = ?12,
+                        already_invited = ?13, already_member = ?14
+                 WHERE id = ?1",
+                params![
+                    run_id,
+                    now_rfc3339(),
+                    totals.rows_total as i64,
+                    totals.rows_valid as i64,
+                    totals.rows_invalid as i64,
+                    totals.rows_duplicate as i64,
+                    totals.skipped as i64,
+                    totals.invited as i64,
+                    totals.failed as i64,
+                    totals.unfinished as i64,
+                    totals.requests as i64,
+                    exit_code,
+                    totals.already_invited as i64,
+                    totals.already_member as i64,
+                ],
+            )
+            .map_err(|e| sql(&path, e))?;
+        Ok(())
+    }
+
+    /// The current status of each given person, for `--dry-run` (which must not write).
+    pub fn statuses_of(
+        &self,
+        org_id: &str,
+        invitees: &[Invitee],
+    ) -> Result<HashMap<String, InviteStatus>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT status FROM invites WHERE org_id = ?1 AND email_key = ?2")
+            .map_err(|e| sql(self.path(), e))?;
+        let mut found = HashMap::new();
+        for invitee in invitees {
+            let key = invitee.email_key();
+            let status: Option<String> = stmt
+                .query_row(params![org_id, key], |r| r.get(0))
+                .optional()
+                .map_err(|e| sql(self.path(), e))?;
+            if let Some(status) = status.as_deref().and_then(InviteStatus::parse) {
+                found.insert(key, status);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Registers every row of the file under `run_id` in one transaction and decides what the
+    /// run must send: rows already done are skipped, rows an earlier run left `in_flight` are
+    /// resolved first, every other valid row becomes `pending`. Invalid rows are recorded as
+    /// `invalid` unless the person is already done or in flight, whose state a typo in a later
+    /// file must not overwrite.
+    pub fn plan(
+        &mut self,
+        run_id: i64,
+        org_id: &str,
+        invitees: Vec<Invitee>,
+        invalid: &[InvalidRow],
+    ) -> Result<Plan, JournalError> {
+        let path = self.path().to_owned();
+        let now = now_rfc3339();
+        let tx = self.conn.transaction().map_err(|e| sql(&path, e))?;
+        let mut plan = Plan::default();
+        {
+            let mut select = tx
+                .prepare_cached("SELECT status FROM invites WHERE org_id = ?1 AND email_key = ?2")
+                .map_err(|e| sql(&path, e))?;
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO invites (org_id, email_key, email, roles, team_ids, projects,
+                                          status, csv_line, first_run_id, last_run_id,
+                                          created_at, updated_at, last_error_detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?10, ?11)
+                     ON CONFLICT (org_id, email_key) DO UPDATE SET
+                         email = excluded.email, roles = excluded.roles,
+                         team_ids = excluded.team_ids, projects = excluded.projects,
+                         status = excluded.status, csv_line = excluded.csv_line,
+                         last_run_id = excluded.last_run_id, updated_at = excluded.updated_at,
+                         last_error_detail = coalesce(excluded.last_error_detail,
+                                                      invites.last_error_detail)",
+                )
+                .map_err(|e| sql(&path, e))?;
+            for invitee in invitees {
+                let key = invitee.email_key();
+                let existing: Option<String> = select
+                    .query_row(params![org_id, key], |r| r.get(0))
+                    .optional()
+                    .map_err(|e| sql(&path, e))?;
+                let existing = existing.as_deref().and_then(InviteStatus::parse);
+                match existing {
+                    Some(status) if status.is_done() => {
+                        plan.skipped.push((invitee, status));
+                        continue;
+                    }
+                    _ => {}
+                }
+                let unresolved = existing == Some(InviteStatus::InFlight);
+                let status = if unresolved {
+                    InviteStatus::InFlight
+                } else {
+                    InviteStatus::Pending
+                };
+                upsert
+                    .execute(params![
+                        org_id,
+                        key,
+                        invitee.email,
+                        json_roles(&invitee),
+                        serde_json::to_string(&invitee.team_ids).unwrap_or_default(),
+                        serde_json::to_string(&invitee.projects).unwrap_or_default(),
+                        status.as_str(),
+                        invitee.line as i64,
+                        run_id,
+                        now,
+                        Option::<String>::None,
+                    ])
+                    .map_err(|e| sql(&path, e))?;
+                plan.rows.push(PlannedRow {
+                    invitee,
+                    unresolved,
+                });
+            }
+            for row in invalid {
+                let Some(email) = row.email.as_deref() else {
+                    continue;
+                };
+                let key = email.to_lowercase();
+                let existing: Option<String> = select
+                    .query_row(params![org_id, key], |r| r.get(0))
+                    .optional()
+                    .map_err(|e| sql(&path, e))?;
+                let keep = existing
+                    .as_deref()
+                    .and_then(InviteStatus::parse)
+                    .is_some_and(|s| s.is_done() || s == InviteStatus::InFlight);
+                if keep {
+                    continue;
+                }
+                upsert
+                    .execute(params![
+                        org_id,
+                        key,
+                        email,
+                        "[]",
+                        "[]",
+                        "[]",
+                        InviteStatus::Invalid.as_str(),
+                        row.line as i64,
+                        run_id,
+                        now,
+                        Some(row.reason()),
+                    ])
+                    .map_err(|e| sql(&path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| sql(&path, e))?;
+        Ok(plan)
+    }
+
+    /// How many people have each status, per organization (or for one).
+    pub fn status_counts(&self, org_id: Option<&str>) -> Result<Vec<StatusCount>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT org_id, status, count(*) FROM invites
+                 WHERE ?1 IS NULL OR org_id = ?1
+                 GROUP BY org_id, status ORDER BY org_id, status",
+            )
+            .map_err(|e| sql(self.path(), e))?;
+        let rows = stmt
+            .query_map(params![org_id], |r| {
+                Ok(StatusCount {
+                    org_id: r.get(0)?,
+                    status: r.get(1)?,
+                    count: r.get(2)?,
+                })
+            })
+            .map_err(|e| sql(self.path(), e))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| sql(self.path(), e))
+    }
+
+    /// The most recent runs, newest first.
+    pub fn recent_runs(
+        &self,
+        org_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RunRecord>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, started_at, finished_at, org_id, csv_path, invited, skipped, failed,
+                        rows_invalid, unfinished, requests, exit_code
+                 FROM runs WHERE ?1 IS NULL OR org_id = ?1
+                 ORDER BY id DESC LIMIT ?2",
+            )
+            .map_err(|e| sql(self.path(), e))?;
+        let rows = stmt
+            .query_map(params![org_id, limit], |r| {
+                Ok(RunRecord {
+                    id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    finished_at: r.get(2)?,
+                    org_id: r.get(3)?,
+                    csv_path: r.get(4)?,
+                    invited: r.get(5)?,
+                    skipped: r.get(6)?,
+                    failed: r.get(7)?,
+                    rows_invalid: r.get(8)?,
+                    unfinished: r.get(9)?,
+                    requests: r.get(10)?,
+                    exit_code: r.get(11)?,
+                })
+            })
+            .map_err(|e| sql(self.path(), e))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| sql(self.path(), e))
+    }
+}
+
+fn json_roles(invitee: &Invitee) -> String {
+    let names: Vec<&str> = invitee.roles.iter().map(|r| r.as_str()).collect();
+    serde_json::to_string(&names).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::atlas::model::OrgRole;
+
+    const ORG: &str = "5f1e2d3c4b5a697887766554";
+
+    fn invitee(line: u64, email: &str) -> Invitee {
+        Invitee {
+            line,
+            email: email.to_owned(),
+            roles: vec![OrgRole::OrgMember],
+            roles_defaulted: false,
+            team_ids: vec![],
+            projects: vec![],
+        }
+    }
+
+    fn new_run() -> NewRun {
+        NewRun {
+            org_id: ORG.into(),
+            csv_path: "people.csv".into(),
+            csv_sha256: "00".into(),
+            api: "invites".into(),
+            base_url: "http://127.0.0.1".into(),
+            options: serde_json::json!({}),
+            os_user: None,
+            hostname: None,
+        }
+    }
+
+    fn set_status(journal: &Journal, key: &str, status: InviteStatus) {
+        journal
+            .conn
+            .execute(
+                "UPDATE invites SET status = ?1 WHERE email_key = ?2",
+                params![status.as_str(), key],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn plan_skips_done_rows_and_resolves_in_flight_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("j.db")).unwrap();
+        let run = journal.start_run(&new_run()).unwrap();
+        let people = vec![
+            invitee(2, "Ann@example.com"),
+            invitee(3, "bob@example.com"),
+            invitee(4, "cy@example.com"),
+        ];
+        let plan = journal.plan(run, ORG, people.clone(), &[]).unwrap();
+        assert_eq!(plan.rows.len(), 3);
+        assert!(plan.rows.iter().all(|r| !r.unresolved));
+
+        set_status(&journal, "ann@example.com", InviteStatus::Invited);
+        set_status(&journal, "bob@example.com", InviteStatus::InFlight);
+        let run2 = journal.start_run(&new_run()).unwrap();
+        let plan = journal.plan(run2, ORG, people, &[]).unwrap();
+        assert_eq!(plan.skipped.len(), 1);
+        assert_eq!(plan.skipped[0].1, InviteStatus::Invited);
+        let unresolved: Vec<_> = plan
+            .rows
+            .iter()
+            .map(|r| (r.invitee.email.as_str(), r.unresolved))
+            .collect();
+        assert_eq!(
+            unresolved,
+            vec![("bob@example.com", true), ("cy@example.com", false)]
+        );
+        let (first, last): (i64, i64) = journal
+            .conn
+            .query_row(
+                "SELECT first_run_id, last_run_id FROM invites WHERE email_key = 'cy@example.com'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((first, last), (run, run2));
+    }
+
+    #[test]
+    fn invalid_rows_never_overwrite_a_done_person() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("j.db")).unwrap();
+        let run = journal.start_run(&new_run()).unwrap();
+        journal
+            .plan(run, ORG, vec![invitee(2, "ann@example.com")], &[])
+            .unwrap();
+        set_status(&journal, "ann@example.com", InviteStatus::Invited);
+        let bad = |email: &str| InvalidRow {
+            line: 9,
+            email: Some(email.to_owned()),
+            problems: vec![crate::roster::Problem {
+                column: "roles".into(),
+                value: "admin".into(),
+                message: "unknown organization role".into(),
+            }],
+        };
+        journal
+            .plan(
+                run,
+                ORG,
+                vec![],
+                &[bad("ANN@example.com"), bad("dee@example.com")],
+            )
+            .unwrap();
+        let counts = journal.status_counts(Some(ORG)).unwrap();
+        let get = |s: &str| counts.iter().find(|c| c.status == s).map(|c| c.count);
+        assert_eq!(get("invited"), Some(1));
+        assert_eq!(get("invalid"), Some(1));
+        let detail: String = journal
+            .conn
+            .query_row(
+                "SELECT last_error_detail FROM invites WHERE email_key = 'dee@example.com'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(detail.contains("admin"), "{detail}");
+    }
+
+    #[test]
+    fn finished_runs_are_listed_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("j.db")).unwrap();
+        let a = journal.start_run(&new_run()).unwrap();
+        let b = journal.start_run(&new_run()).unwrap();
+        let totals = RunTotals {
+            invited: 3,
+            ..RunTotals::default()
+        };
+        journal.finish_run(b, &totals, 0).unwrap();
+        let runs = journal.recent_runs(None, 10).unwrap();
+        assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), vec![b, a]);
+        assert_eq!(runs[0].invited, 3);
+        assert_eq!(runs[0].exit_code, Some(0));
+        assert_eq!(runs[1].exit_code, None);
+    }
+}

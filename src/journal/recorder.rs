@@ -1,0 +1,355 @@
+//! The journal's single writer during a run.
+//!
+//! A dedicated thread owns the SQLite connection, receives pipeline events, applies whatever is
+//! waiting in one transaction (group commit), commits, and only then acknowledges the events and
+//! forwards them to the display. One fsync thus covers a whole batch, every result is durable
+//! before anybody sees it, and workers waiting on an acknowledgement (the `in_flight` mark that
+//! must precede a request) wake as soon as their batch is on disk.
+
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Transaction, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::store::sql;
+use super::{Journal, JournalError};
+use crate::pipeline::events::{AttemptRecord, Event, RowResult};
+use crate::util::{now_rfc3339, rfc3339};
+
+/// Most events applied in one transaction. Larger batches amortise the commit further but delay
+/// the acknowledgement of the first event in the batch.
+const MAX_BATCH: usize = 1_024;
+
+struct Envelope {
+    event: Event,
+    ack: Option<oneshot::Sender<()>>,
+}
+
+/// A cheap, cloneable handle through which the pipeline hands events to the journal.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::UnboundedSender<Envelope>,
+}
+
+/// The recorder thread, to be joined when the run is over.
+pub struct RecorderHandle {
+    thread: JoinHandle<Result<Journal, JournalError>>,
+}
+
+/// The journal could not record an event, so the pipeline must not act on it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the journal could not record the result")]
+pub struct RecorderGone;
+
+impl Recorder {
+    /// Starts the writer thread for run `run_id` of organization `org_id`. Committed events are
+    /// forwarded to `display` in the order they were emitted.
+    pub fn start(
+        journal: Journal,
+        run_id: i64,
+        org_id: String,
+        display: mpsc::UnboundedSender<Event>,
+    ) -> (Recorder, RecorderHandle) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let thread = std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || write_loop(journal, run_id, &org_id, rx, display))
+            .expect("failed to spawn the journal thread");
+        (Recorder { tx }, RecorderHandle { thread })
+    }
+
+    /// Queues an event; it reaches the display once committed.
+    pub fn emit(&self, event: Event) {
+        // A send error means the writer is gone; the next `commit` reports that.
+        let _ = self.tx.send(Envelope { event, ack: None });
+    }
+
+    /// Queues an event and waits until it is committed to disk.
+    pub async fn commit(&self, event: Event) -> Result<(), RecorderGone> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Envelope {
+                event,
+                ack: Some(ack),
+            })
+            .map_err(|_| RecorderGone)?;
+        done.await.map_err(|_| RecorderGone)
+    }
+}
+
+impl RecorderHandle {
+    /// Waits for the writer to drain and returns the journal, or the first write error. Every
+    /// [`Recorder`] clone must have been dropped, or this waits for ever.
+    pub fn finish(self) -> Result<Journal, JournalError> {
+        match self.thread.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+fn write_loop(
+    mut journal: Journal,
+    run_id: i64,
+    org_id: &str,
+    mut rx: mpsc::UnboundedReceiver<Envelope>,
+    display: mpsc::UnboundedSender<Event>,
+) -> Result<Journal, JournalError> {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut failure: Option<JournalError> = None;
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        if failure.is_some() {
+            // Dropping the acknowledgements tells every waiting worker that nothing is recorded.
+            batch.clear();
+            continue;
+        }
+        match apply_batch(&mut journal, run_id, org_id, &batch) {
+            Ok(()) => {
+                for Envelope { event, ack } in batch.drain(..) {
+                    if let Some(ack) = ack {
+                        let _ = ack.send(());
+                    }
+                    let _ = display.send(event);
+                }
+            }
+            Err(e) => {
+                let _ = display.send(Event::Stopping(
+                    crate::pipeline::events::StopReason::JournalFailed(e.to_string()),
+                ));
+                failure = Some(e);
+                batch.clear();
+            }
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(journal),
+    }
+}
+
+fn apply_batch(
+    journal: &mut Journal,
+    run_id: i64,
+    org_id: &str,
+    batch: &[Envelope],
+) -> Result<(), JournalError> {
+    let path = journal.path().to_owned();
+    let now = now_rfc3339();
+    let tx = journal.conn.transaction().map_err(|e| sql(&path, e))?;
+    for envelope in batch {
+        apply(&tx, run_id, org_id, &now, &envelope.event).map_err(|e| sql(&path, e))?;
+    }
+    tx.commit().map_err(|e| sql(&path, e))
+}
+
+fn apply(
+    tx: &Transaction<'_>,
+    run_id: i64,
+    org_id: &str,
+    now: &str,
+    event: &Event,
+) -> rusqlite::Result<()> {
+    match event {
+        Event::InFlight { email_key } => {
+            tx.prepare_cached(
+                "UPDATE invites SET status = 'in_flight', last_run_id = ?3, updated_at = ?4
+                 WHERE org_id = ?1 AND email_key = ?2",
+            )?
+            .execute(params![org_id, email_key, run_id, now])?;
+        }
+        Event::Attempt(record) => record_attempt(tx, run_id, org_id, record)?,
+        Event::Finished(result) => record_result(tx, run_id, org_id, now, result)?,
+        Event::Retrying { .. } | Event::RateLimited { .. } | Event::Stopping(_) => {}
+    }
+    Ok(())
+}
+
+fn record_attempt(
+    tx: &Transaction<'_>,
+    run_id: i64,
+    org_id: &str,
+    a: &AttemptRecord,
+) -> rusqlite::Result<()> {
+    let finished = a.sent_at + a.latency;
+    tx.prepare_cached(
+        "INSERT INTO attempts (run_id, org_id, email_key, attempt, kind, endpoint, sent_at,
+                               finished_at, http_status, error_code, detail, latency_ms, outcome)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        run_id,
+        org_id,
+        a.email_key,
+        a.attempt,
+        a.kind.as_str(),
+        a.endpoint,
+        rfc3339(a.sent_at),
+        rfc3339(finished),
+        a.http_status,
+        a.error_code,
+        a.detail,
+        millis(a.latency),
+        a.outcome.as_str(),
+    ])?;
+    tx.prepare_cached(
+        "UPDATE invites SET attempts = attempts + 1, last_http_status = ?3,
+                last_error_code = ?4, last_error_detail = ?5
+         WHERE org_id = ?1 AND email_key = ?2",
+    )?
+    .execute(params![
+        org_id,
+        a.email_key,
+        a.http_status,
+        a.error_code,
+        a.detail
+    ])?;
+    Ok(())
+}
+
+fn record_result(
+    tx: &Transaction<'_>,
+    run_id: i64,
+    org_id: &str,
+    now: &str,
+    r: &RowResult,
+) -> rusqlite::Result<()> {
+    let done_at = r.status.is_done().then_some(now);
+    tx.prepare_cached(
+        "UPDATE invites SET status = ?3, invitation_id = coalesce(?4, invitation_id),
+                last_http_status = coalesce(?5, last_http_status),
+                last_error_code = ?6, last_error_detail = ?7, last_run_id = ?8,
+                updated_at = ?9, invited_at = coalesce(invited_at, ?10)
+         WHERE org_id = ?1 AND email_key = ?2",
+    )?
+    .execute(params![
+        org_id,
+        r.email_key,
+        r.status.as_str(),
+        r.invitation_id,
+        r.http_status,
+        r.error_code,
+        r.detail,
+        run_id,
+        now,
+        done_at,
+    ])?;
+    Ok(())
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::atlas::model::OrgRole;
+    use crate::journal::{InviteStatus, NewRun};
+    use crate::pipeline::events::{AttemptKind, AttemptOutcome};
+    use crate::roster::Invitee;
+    use std::time::SystemTime;
+
+    const ORG: &str = "5f1e2d3c4b5a697887766554";
+
+    #[tokio::test]
+    async fn results_are_committed_before_they_are_displayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let mut journal = Journal::open(&path).unwrap();
+        let run = journal
+            .start_run(&NewRun {
+                org_id: ORG.into(),
+                csv_path: "x.csv".into(),
+                csv_sha256: "00".into(),
+                api: "invites".into(),
+                base_url: "http://127.0.0.1".into(),
+                options: serde_json::json!({}),
+                os_user: None,
+                hostname: None,
+            })
+            .unwrap();
+        let person = Invitee {
+            line: 2,
+            email: "Ann@Example.com".into(),
+            roles: vec![OrgRole::OrgMember],
+            roles_defaulted: true,
+            team_ids: vec![],
+            projects: vec![],
+        };
+        journal.plan(run, ORG, vec![person], &[]).unwrap();
+
+        let (display_tx, mut display_rx) = mpsc::unbounded_channel();
+        let (recorder, handle) = Recorder::start(journal, run, ORG.into(), display_tx);
+        let key = "ann@example.com".to_owned();
+        recorder
+            .commit(Event::InFlight {
+                email_key: key.clone(),
+            })
+            .await
+            .unwrap();
+        // Visible to another connection as soon as the acknowledgement arrives.
+        let reader = rusqlite::Connection::open(&path).unwrap();
+        let status: String = reader
+            .query_row("SELECT status FROM invites", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(status, "in_flight");
+
+        recorder.emit(Event::Attempt(AttemptRecord {
+            email_key: key.clone(),
+            attempt: 1,
+            kind: AttemptKind::Invite,
+            endpoint: "POST /api/atlas/v2/orgs/{orgId}/invites",
+            sent_at: SystemTime::now(),
+            latency: Duration::from_millis(12),
+            http_status: Some(200),
+            error_code: None,
+            detail: None,
+            outcome: AttemptOutcome::Invited,
+        }));
+        recorder.emit(Event::Finished(RowResult {
+            email_key: key,
+            email: "Ann@Example.com".into(),
+            status: InviteStatus::Invited,
+            invitation_id: Some("6a1e2d3c4b5a697887766554".into()),
+            http_status: Some(200),
+            error_code: None,
+            detail: None,
+            attempts: 1,
+        }));
+        drop(recorder);
+        let journal = tokio::task::spawn_blocking(move || handle.finish())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut seen = Vec::new();
+        while let Some(event) = display_rx.recv().await {
+            seen.push(event);
+        }
+        assert_eq!(seen.len(), 3);
+        let (status, id, attempts, invited_at): (String, String, i64, Option<String>) = journal
+            .conn
+            .query_row(
+                "SELECT status, invitation_id, attempts, invited_at FROM invites",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(status, "invited");
+        assert_eq!(id, "6a1e2d3c4b5a697887766554");
+        assert_eq!(attempts, 1);
+        assert!(invited_at.is_some());
+        let outcome: String = journal
+            .conn
+            .query_row("SELECT outcome FROM attempts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(outcome, "invited");
+    }
+}

@@ -1,0 +1,311 @@
+//! Opening the journal: file creation with owner-only permissions, per-connection PRAGMAs,
+//! embedded migrations and the one-run-at-a-time lock.
+//!
+//! Migrations are the numbered SQL files of the top-level `migrations/` folder, embedded at build
+//! time and applied in order when the journal opens. SQLite's `user_version` holds the number of
+//! the last one applied, and `schema_migrations` records when each was applied, for people who
+//! inspect the file with `sqlite3`.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::JournalError;
+use crate::util::now_rfc3339;
+
+/// The embedded migrations, in the order they apply. A test checks that this list matches the
+/// `migrations/` folder, so a new file cannot be forgotten here.
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_initial",
+        include_str!("../../migrations/0001_initial.sql"),
+    ),
+    (
+        "0002_already_done_statuses",
+        include_str!("../../migrations/0002_already_done_statuses.sql"),
+    ),
+];
+
+/// How long a connection waits for another's write lock before giving up. Reads from `status`
+/// or `report` may overlap a run's short write transactions.
+const BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// An open journal: one SQLite connection, migrated to the current schema.
+pub struct Journal {
+    pub(crate) conn: Connection,
+    path: PathBuf,
+    /// Held for the whole run so that a second run on the same journal refuses to start.
+    lock: Option<File>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).finish()
+    }
+}
+
+impl Journal {
+    /// Opens the journal at `path` for writing, creating it (readable by its owner only) when it
+    /// does not exist, and applies any migration not applied yet.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        create_private(path)?;
+        let conn = Connection::open(path).map_err(|source| JournalError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut journal = Journal {
+            conn,
+            path: path.to_owned(),
+            lock: None,
+        };
+        journal.configure()?;
+        journal.migrate()?;
+        Ok(journal)
+    }
+
+    /// Opens an existing journal without writing to it; `Ok(None)` when there is none. Used by
+    /// commands that only read (`status`, `--dry-run`), so that they never create a file.
+    pub fn open_read_only(path: &Path) -> Result<Option<Journal>, JournalError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|source| JournalError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+        conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
+            .map_err(|e| self::sql(path, e))?;
+        let journal = Journal {
+            conn,
+            path: path.to_owned(),
+            lock: None,
+        };
+        let version = journal.schema_version()?;
+        if version > MIGRATIONS.len() as i64 {
+            return Err(JournalError::TooNew {
+                path: path.to_owned(),
+                version,
+                known: MIGRATIONS.len() as i64,
+            });
+        }
+        if version < 1 {
+            return Err(JournalError::NotAJournal {
+                path: path.to_owned(),
+            });
+        }
+        Ok(Some(journal))
+    }
+
+    /// The file this journal lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Takes the exclusive run lock, or fails at once when another process holds it.
+    ///
+    /// The lock is an advisory `flock` on the journal file itself. SQLite locks with `fcntl`
+    /// byte ranges, which do not interact with `flock` on Linux and the BSDs, so the two never
+    /// interfere, and the lock vanishes with the process however it dies.
+    pub fn lock_for_run(&mut self) -> Result<(), JournalError> {
+        let file = File::open(&self.path).map_err(|source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        match file.try_lock() {
+            Ok(()) => {
+                self.lock = Some(file);
+                Ok(())
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::Busy {
+                path: self.path.clone(),
+            }),
+            Err(std::fs::TryLockError::Error(source)) => Err(JournalError::Io {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// The number of migrations applied to this journal.
+    pub fn schema_version(&self) -> Result<i64, JournalError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| sql(&self.path, e))
+    }
+
+    fn configure(&self) -> Result<(), JournalError> {
+        // WAL lets readers (`status`, `sqlite3`) work during a run, and with
+        // `synchronous=FULL` every commit is on disk before it returns, so a result is durable
+        // before it is reported even across a power cut. Commits are batched by the recorder,
+        // which keeps the cost of that fsync per batch, not per row.
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;
+                 PRAGMA foreign_keys = ON;",
+            )
+            .map_err(|e| sql(&self.path, e))?;
+        self.conn
+            .busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
+            .map_err(|e| sql(&self.path, e))
+    }
+
+    fn migrate(&mut self) -> Result<(), JournalError> {
+        let version = self.schema_version()?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(JournalError::TooNew {
+                path: self.path.clone(),
+                version,
+                known,
+            });
+        }
+        for (index, (name, sql_text)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let number = index as i64 + 1;
+            let tx = self.conn.transaction().map_err(|e| sql(&self.path, e))?;
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                     version    INTEGER PRIMARY KEY,
+                     name       TEXT NOT NULL,
+                     applied_at TEXT NOT NULL
+                 );",
+            )
+            .map_err(|e| sql(&self.path, e))?;
+            tx.execute_batch(sql_text)
+                .map_err(|source| JournalError::Migration {
+                    name: (*name).to_owned(),
+                    source,
+                })?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                rusqlite::params![number, name, now_rfc3339()],
+            )
+            .map_err(|e| sql(&self.path, e))?;
+            tx.pragma_update(None, "user_version", number)
+                .map_err(|e| sql(&self.path, e))?;
+            tx.commit().map_err(|e| sql(&self.path, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Creates the journal file readable and writable by its owner only, before SQLite opens it:
+/// the journal names people and their access rights. An existing file keeps its mode.
+fn create_private(path: &Path) -> Result<(), JournalError> {
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .map(drop)
+        .map_err(|source| JournalError::Io {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+pub(crate) fn sql(path: &Path, source: rusqlite::Error) -> JournalError {
+    JournalError::Sql {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_list_matches_the_migrations_folder() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .map(|n| n.trim_end_matches(".sql").to_owned())
+            .collect();
+        files.sort();
+        let embedded: Vec<&str> = MIGRATIONS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(files, embedded);
+    }
+
+    #[test]
+    fn open_applies_every_migration_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        drop(journal);
+        let journal = Journal::open(&path).unwrap();
+        let applied: i64 = journal
+            .conn
+            .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(applied, MIGRATIONS.len() as i64);
+        let statuses: i64 = journal
+            .conn
+            .query_row("SELECT count(*) FROM statuses", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(statuses, 7);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn journal_file_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        Journal::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_second_run_lock_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let mut first = Journal::open(&path).unwrap();
+        first.lock_for_run().unwrap();
+        let mut second = Journal::open(&path).unwrap();
+        assert!(matches!(
+            second.lock_for_run(),
+            Err(JournalError::Busy { .. })
+        ));
+        drop(first);
+        second.lock_for_run().unwrap();
+    }
+
+    #[test]
+    fn read_only_open_of_a_missing_journal_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent.db");
+        assert!(Journal::open_read_only(&path).unwrap().is_none());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_newer_journal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let journal = Journal::open(&path).unwrap();
+        journal
+            .conn
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        drop(journal);
+        assert!(matches!(
+            Journal::open(&path),
+            Err(JournalError::TooNew { version: 99, .. })
+        ));
+    }
+}

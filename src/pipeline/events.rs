@@ -1,0 +1,144 @@
+//! What the pipeline reports. The pipeline never prints and never writes the journal itself: it
+//! emits these events, the journal recorder commits them, and only then does the display see
+//! them, so nothing is shown as done before it is durable.
+
+use std::time::{Duration, SystemTime};
+
+use crate::journal::InviteStatus;
+
+/// Which request an attempt was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptKind {
+    /// The POST that creates the invitation.
+    Invite,
+    /// A GET that checks whether an invitation already exists after an unknown outcome.
+    Lookup,
+}
+
+impl AttemptKind {
+    /// The value stored in `attempts.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptKind::Invite => "invite",
+            AttemptKind::Lookup => "lookup",
+        }
+    }
+}
+
+/// What one HTTP request meant, as stored in `attempts.outcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Invited,
+    AlreadyInvited,
+    AlreadyMember,
+    /// A lookup found the invitation.
+    Found,
+    /// A lookup found no invitation.
+    NotFound,
+    /// A transient failure (5xx, connection refused) that will be retried.
+    Retry,
+    RateLimited,
+    /// The request was sent but no usable answer came back: it may or may not have been created.
+    Unknown,
+    /// A non-retryable refusal (4xx).
+    Refused,
+    /// 401 or 403: the credentials cannot do this.
+    Unauthorized,
+}
+
+impl AttemptOutcome {
+    /// The value stored in `attempts.outcome`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Invited => "invited",
+            AttemptOutcome::AlreadyInvited => "already_invited",
+            AttemptOutcome::AlreadyMember => "already_member",
+            AttemptOutcome::Found => "found",
+            AttemptOutcome::NotFound => "not_found",
+            AttemptOutcome::Retry => "retry",
+            AttemptOutcome::RateLimited => "rate_limited",
+            AttemptOutcome::Unknown => "unknown",
+            AttemptOutcome::Refused => "refused",
+            AttemptOutcome::Unauthorized => "unauthorized",
+        }
+    }
+}
+
+/// One HTTP request and its answer.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub email_key: String,
+    /// 1-based number of this request for this person within the run.
+    pub attempt: u32,
+    pub kind: AttemptKind,
+    /// The endpoint as a template, e.g. `POST /api/atlas/v2/orgs/{orgId}/invites`.
+    pub endpoint: &'static str,
+    pub sent_at: SystemTime,
+    pub latency: Duration,
+    pub http_status: Option<u16>,
+    pub error_code: Option<String>,
+    pub detail: Option<String>,
+    pub outcome: AttemptOutcome,
+}
+
+/// The end of one person's processing in this run.
+#[derive(Debug, Clone)]
+pub struct RowResult {
+    pub email_key: String,
+    pub email: String,
+    pub status: InviteStatus,
+    pub invitation_id: Option<String>,
+    pub http_status: Option<u16>,
+    pub error_code: Option<String>,
+    pub detail: Option<String>,
+    /// Requests made for this person in this run.
+    pub attempts: u32,
+}
+
+/// Why the pipeline stopped taking new rows before the end of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// Atlas answered 401 or 403: the credentials lack access, so every further request would
+    /// fail the same way.
+    AuthFailed { status: u16, detail: String },
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// The journal could not be written, so no outcome could be recorded truthfully.
+    JournalFailed(String),
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::AuthFailed { status, detail } => write!(
+                f,
+                "Atlas refused the credentials (HTTP {status}: {detail}); the caller needs the Organization Owner role on this organization"
+            ),
+            StopReason::Interrupted => f.write_str("interrupted"),
+            StopReason::JournalFailed(e) => write!(f, "the journal could not be written: {e}"),
+        }
+    }
+}
+
+/// Everything the pipeline reports.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A request for this person is about to be sent; committed before the request goes out.
+    InFlight { email_key: String },
+    /// A request completed (or failed without an answer).
+    Attempt(AttemptRecord),
+    /// A transient failure; the row will be retried after `delay`.
+    Retrying {
+        email: String,
+        attempt: u32,
+        delay: Duration,
+        reason: String,
+    },
+    /// Atlas said to slow down: every worker pauses for `wait`, and the client-side rate is now
+    /// `rate_per_sec`.
+    RateLimited { wait: Duration, rate_per_sec: f64 },
+    /// A person is done for this run.
+    Finished(RowResult),
+    /// The pipeline stops taking new rows.
+    Stopping(StopReason),
+}

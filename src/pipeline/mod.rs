@@ -1,0 +1,81 @@
+//! The invite pipeline: planned rows stream into a bounded set of concurrent workers, all paced
+//! by one rate gate, each retrying with backoff; everything they learn goes out as events.
+//!
+//! The pipeline never prints and never touches SQLite directly: it hands [`events::Event`]s to
+//! the journal's recorder, which commits them and passes them on to the display.
+
+pub mod events;
+pub mod rate;
+pub mod retry;
+mod stop;
+mod worker;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::StreamExt;
+
+use crate::atlas::client::AtlasClient;
+use crate::journal::{PlannedRow, Recorder};
+pub use rate::{Rate, RateGate};
+pub use retry::RetryPolicy;
+pub use stop::StopSignal;
+
+/// How the pipeline runs.
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineConfig {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+}
+
+/// What the pipeline's workers share.
+struct Shared {
+    client: AtlasClient,
+    gate: Arc<RateGate>,
+    recorder: Recorder,
+    stop: Arc<StopSignal>,
+    config: PipelineConfig,
+    requests: AtomicU64,
+}
+
+/// The end of a pipeline run.
+#[derive(Debug, Clone)]
+pub struct PipelineOutcome {
+    /// HTTP requests sent.
+    pub requests: u64,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<events::StopReason>,
+}
+
+/// Sends every planned row and returns when each one has an outcome for this run (or the run
+/// was stopped and every in-flight request has finished).
+pub async fn run(
+    client: AtlasClient,
+    gate: Arc<RateGate>,
+    recorder: Recorder,
+    stop: Arc<StopSignal>,
+    config: PipelineConfig,
+    rows: Vec<PlannedRow>,
+) -> PipelineOutcome {
+    let shared = Arc::new(Shared {
+        client,
+        gate,
+        recorder,
+        stop: Arc::clone(&stop),
+        config,
+        requests: AtomicU64::new(0),
+    });
+    futures::stream::iter(rows)
+        .for_each_concurrent(config.concurrency.max(1), |row| {
+            worker::RowTask::new(Arc::clone(&shared), row).run()
+        })
+        .await;
+    if let Some(reason) = stop.reason() {
+        shared.recorder.emit(events::Event::Stopping(reason));
+    }
+    PipelineOutcome {
+        requests: shared.requests.load(Ordering::Relaxed),
+        stopped: stop.reason(),
+    }
+}

@@ -1,1 +1,0 @@
-//! CSV roster (being written).

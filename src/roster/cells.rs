@@ -1,0 +1,393 @@
+//! Validation of single cells. Each function takes the trimmed cell and the header it came from,
+//! pushes one [`Problem`] per thing wrong, and returns what was valid.
+
+use std::sync::LazyLock;
+
+use csv::ByteRecord;
+use email_address::{EmailAddress, Error as EmailError, Options as EmailOptions};
+
+use super::Problem;
+use crate::atlas::model::{
+    GroupRoleAssignment, KNOWN_GROUP_ROLES, OrgRole, is_atlas_id, parse_group_role,
+};
+
+/// Longest value kept in a [`Problem`] (in characters); longer ones are cut and end with `…`.
+const MAX_VALUE_CHARS: usize = 120;
+
+/// An example id for messages.
+const EXAMPLE_ID: &str = "5f1e2d3c4b5a697887766554";
+
+/// Shortens `value` to [`MAX_VALUE_CHARS`] characters.
+pub(super) fn clip(value: &str) -> String {
+    match value.char_indices().nth(MAX_VALUE_CHARS) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_owned(),
+    }
+}
+
+/// Items of a list cell: separated by `;`, `|` or `,`, trimmed, empty ones dropped.
+fn items(cell: &str) -> impl Iterator<Item = &str> {
+    cell.split([';', '|', ','])
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+}
+
+fn has_line_break(cell: &str) -> bool {
+    cell.contains(['\n', '\r'])
+}
+
+const LINE_BREAK: &str = "the cell spans several lines: a quote (\") is probably not closed on this \
+                          line or an earlier one; close it or remove it";
+
+/// Addresses must be bare (`name@example.com`) and their domain must contain a dot.
+const EMAIL_OPTIONS: EmailOptions = EmailOptions {
+    minimum_sub_domains: 2,
+    allow_domain_literal: false,
+    allow_display_text: false,
+    allow_long_local_parts: false,
+};
+
+/// Checks the email cell; returns the address (trimmed, as written) when it is valid.
+pub(super) fn email(cell: &str, column: &str, problems: &mut Vec<Problem>) -> Option<String> {
+    let message = if cell.is_empty() {
+        "missing email address: fill it in or delete the row".to_owned()
+    } else if has_line_break(cell) {
+        LINE_BREAK.to_owned()
+    } else if cell.contains(['<', '>']) {
+        display_name_message(cell)
+    } else {
+        match EmailAddress::parse_with_options(cell, EMAIL_OPTIONS) {
+            Ok(address) => return Some(address.into()),
+            Err(err) => format!("invalid email address: {}", email_error(cell, &err)),
+        }
+    };
+    problems.push(Problem::new(column, cell, message));
+    None
+}
+
+fn display_name_message(cell: &str) -> String {
+    let inner = match (cell.find('<'), cell.rfind('>')) {
+        // `<` and `>` are ASCII, so these indices are character boundaries.
+        (Some(open), Some(close)) if open < close => cell[open + 1..close].trim(),
+        _ => "",
+    };
+    if inner.is_empty() {
+        "invalid email address: contains < or >: keep only the address, like name@example.com"
+            .to_owned()
+    } else {
+        format!(
+            "invalid email address: a name with an address in <>: keep only the address ({inner})"
+        )
+    }
+}
+
+fn email_error(cell: &str, err: &EmailError) -> String {
+    let domain = cell.rsplit_once('@').map_or("", |(_, domain)| domain);
+    match err {
+        EmailError::MissingSeparator => "there is no @".to_owned(),
+        EmailError::LocalPartEmpty => "nothing before the @".to_owned(),
+        EmailError::DomainEmpty => "nothing after the @".to_owned(),
+        EmailError::LocalPartTooLong => {
+            "the part before the @ is longer than 64 characters".to_owned()
+        }
+        EmailError::DomainTooLong | EmailError::SubDomainTooLong => {
+            "the domain is too long".to_owned()
+        }
+        EmailError::SubDomainEmpty => {
+            format!("the domain {domain:?} has an empty part (a leading, trailing or doubled dot)")
+        }
+        EmailError::DomainTooFew => format!(
+            "the domain {domain:?} has no dot; HR exports hold full addresses like \
+             name@example.com, so check for a typo"
+        ),
+        EmailError::UnsupportedDomainLiteral | EmailError::InvalidIPAddress => {
+            "an IP address in [] is not accepted: use the domain name".to_owned()
+        }
+        EmailError::UnsupportedDisplayName
+        | EmailError::MissingDisplayName
+        | EmailError::MissingEndBracket => {
+            "keep only the address, like name@example.com".to_owned()
+        }
+        _ => bad_character(cell),
+    }
+}
+
+/// Names the first character that cannot appear where it is.
+fn bad_character(cell: &str) -> String {
+    if cell.matches('@').count() > 1 {
+        return "contains more than one @: put one address per row".to_owned();
+    }
+    if cell.contains([',', ';']) {
+        return "contains a , or ;: put one address per row".to_owned();
+    }
+    if cell.chars().any(char::is_whitespace) {
+        return "contains a space: remove it".to_owned();
+    }
+    let (local, domain) = cell.rsplit_once('@').unwrap_or((cell, ""));
+    let local_ok = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
+    let domain_ok = |c: char| c.is_alphanumeric() || c == '-' || c == '.';
+    let bad = local
+        .chars()
+        .find(|&c| !local_ok(c))
+        .or_else(|| domain.chars().find(|&c| !domain_ok(c)));
+    match bad {
+        Some(c) => format!("the character {c:?} is not allowed here"),
+        None => "dots and dashes must sit between letters or digits (check both ends of each \
+                 part)"
+            .to_owned(),
+    }
+}
+
+static UNKNOWN_ORG_ROLE: LazyLock<String> = LazyLock::new(|| {
+    let all: Vec<&str> = OrgRole::ALL.iter().map(|r| r.as_str()).collect();
+    format!(
+        "unknown organization role (expected one of {})",
+        all.join(", ")
+    )
+});
+
+static GROUP_ROLES_LIST: LazyLock<String> = LazyLock::new(|| KNOWN_GROUP_ROLES.join(", "));
+
+/// Parses the roles cell; an empty cell gives the default role and `roles_defaulted = true`.
+pub(super) fn roles(
+    cell: &str,
+    column: &str,
+    default_role: OrgRole,
+    problems: &mut Vec<Problem>,
+) -> (Vec<OrgRole>, bool) {
+    if has_line_break(cell) {
+        problems.push(Problem::new(column, cell, LINE_BREAK));
+        return (Vec::new(), false);
+    }
+    let mut mask = 0u8;
+    let mut any = false;
+    for item in items(cell) {
+        any = true;
+        match OrgRole::parse(item) {
+            Some(role) => mask |= role_bit(role),
+            None => {
+                let message = match parse_group_role(item) {
+                    Some(group_role) if item.to_ascii_uppercase().starts_with("GROUP") => format!(
+                        "{group_role} is a project role, not an organization role: put it in the \
+                         projects column as <projectId>:{group_role}"
+                    ),
+                    _ => UNKNOWN_ORG_ROLE.clone(),
+                };
+                problems.push(Problem::new(column, item, message));
+            }
+        }
+    }
+    if !any {
+        return (vec![default_role], true);
+    }
+    let roles = OrgRole::ALL
+        .into_iter()
+        .filter(|&role| mask & role_bit(role) != 0)
+        .collect();
+    (roles, false)
+}
+
+fn role_bit(role: OrgRole) -> u8 {
+    let index = OrgRole::ALL.iter().position(|&r| r == role).unwrap_or(0);
+    1 << index
+}
+
+/// Why `id` is not an Atlas id, for a `kind` of id ("team", "project").
+fn id_message(kind: &str, id: &str) -> String {
+    let chars = id.chars().count();
+    if chars == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return format!(
+            "{kind} ids are lower-case: write {}",
+            id.to_ascii_lowercase()
+        );
+    }
+    let detail = if chars != 24 {
+        format!("this one has {chars} characters")
+    } else {
+        let bad = id.chars().find(|c| !c.is_ascii_hexdigit()).unwrap_or('?');
+        format!("{bad:?} is not a hexadecimal digit")
+    };
+    format!(
+        "not a {kind} id: Atlas ids are 24 lower-case hexadecimal characters like {EXAMPLE_ID} \
+         ({detail}); copy the id from Atlas, not the name"
+    )
+}
+
+/// Parses the team ids cell.
+pub(super) fn teams(cell: &str, column: &str, problems: &mut Vec<Problem>) -> Vec<String> {
+    if has_line_break(cell) {
+        problems.push(Problem::new(column, cell, LINE_BREAK));
+        return Vec::new();
+    }
+    let mut teams: Vec<String> = Vec::new();
+    for item in items(cell) {
+        if !is_atlas_id(item) {
+            problems.push(Problem::new(column, item, id_message("team", item)));
+        } else if !teams.iter().any(|t| t == item) {
+            teams.push(item.to_owned());
+        }
+    }
+    teams
+}
+
+/// Parses the projects cell: items `<groupId>:<GROUP_ROLE>`, grouped per project.
+pub(super) fn projects(
+    cell: &str,
+    column: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<GroupRoleAssignment> {
+    if has_line_break(cell) {
+        problems.push(Problem::new(column, cell, LINE_BREAK));
+        return Vec::new();
+    }
+    let mut projects: Vec<GroupRoleAssignment> = Vec::new();
+    for item in items(cell) {
+        let Some((id, role)) = item.split_once(':') else {
+            let message = if item.len() == 24 && item.bytes().all(|b| b.is_ascii_hexdigit()) {
+                format!(
+                    "missing the project role: write {item}:GROUP_READ_ONLY (or another GROUP_* role)"
+                )
+            } else {
+                format!("expected <projectId>:<GROUP_ROLE>, like {EXAMPLE_ID}:GROUP_READ_ONLY")
+            };
+            problems.push(Problem::new(column, item, message));
+            continue;
+        };
+        let (id, role) = (id.trim(), role.trim());
+        let before = problems.len();
+        if id.is_empty() {
+            problems.push(Problem::new(
+                column,
+                item,
+                format!("missing the project id before the ':', like {EXAMPLE_ID}:{role}"),
+            ));
+        } else if !is_atlas_id(id) {
+            problems.push(Problem::new(column, item, id_message("project", id)));
+        }
+        let role = if role.is_empty() {
+            problems.push(Problem::new(
+                column,
+                item,
+                "missing the project role after the ':', like GROUP_READ_ONLY",
+            ));
+            None
+        } else {
+            let parsed = parse_group_role(role);
+            if parsed.is_none() {
+                problems.push(Problem::new(column, item, group_role_message(role)));
+            }
+            parsed
+        };
+        let Some(role) = role else { continue };
+        if problems.len() > before {
+            continue;
+        }
+        match projects.iter_mut().find(|p| p.group_id == id) {
+            Some(project) => {
+                if !project.roles.contains(&role) {
+                    project.roles.push(role);
+                }
+            }
+            None => projects.push(GroupRoleAssignment {
+                group_id: id.to_owned(),
+                roles: vec![role],
+            }),
+        }
+    }
+    projects
+}
+
+fn group_role_message(role: &str) -> String {
+    match OrgRole::parse(role) {
+        Some(org_role) => format!(
+            "{org_role} is an organization role, not a project role: put it in the roles column \
+             (project roles are GROUP_*, e.g. {})",
+            *GROUP_ROLES_LIST
+        ),
+        None => format!(
+            "unknown project role {role:?} (expected a GROUP_* role such as {})",
+            *GROUP_ROLES_LIST
+        ),
+    }
+}
+
+/// Cells beyond the header's width must be empty.
+pub(super) fn extra_cells(
+    record: &ByteRecord,
+    width: usize,
+    delimiter: u8,
+    problems: &mut Vec<Problem>,
+) {
+    if record.len() <= width {
+        return;
+    }
+    let first = record
+        .iter()
+        .enumerate()
+        .skip(width)
+        .map(|(i, raw)| (i, std::str::from_utf8(raw).unwrap_or("").trim()))
+        .find(|(_, text)| !text.is_empty());
+    if let Some((index, text)) = first {
+        let delimiter = match delimiter {
+            b'\t' => "a tab".to_owned(),
+            d => format!("{:?}", char::from(d)),
+        };
+        problems.push(Problem::new(
+            &format!("column {}", index + 1),
+            text,
+            format!(
+                "the row has more cells than the header's {width} columns: a value containing \
+                 {delimiter} must be quoted, otherwise remove the extra cells"
+            ),
+        ));
+    }
+}
+
+/// The grants of a row, for comparing a repeated person with the row that is kept.
+pub(super) struct Grants<'a> {
+    pub roles: &'a [OrgRole],
+    pub team_ids: &'a [String],
+    pub projects: &'a [GroupRoleAssignment],
+}
+
+impl<'a> Grants<'a> {
+    pub fn of(invitee: &'a super::Invitee) -> Grants<'a> {
+        Grants {
+            roles: &invitee.roles,
+            team_ids: &invitee.team_ids,
+            projects: &invitee.projects,
+        }
+    }
+
+    /// `None` when both grant the same things (in any order); otherwise which parts differ,
+    /// e.g. `roles and teams`.
+    pub fn differences(&self, other: &Grants<'_>) -> Option<String> {
+        let mut what = Vec::new();
+        if !same_set(self.roles, other.roles) {
+            what.push("roles");
+        }
+        if !same_set(self.team_ids, other.team_ids) {
+            what.push("teams");
+        }
+        let same_projects = self.projects.len() == other.projects.len()
+            && self.projects.iter().all(|p| {
+                other
+                    .projects
+                    .iter()
+                    .any(|q| q.group_id == p.group_id && same_set(&p.roles, &q.roles))
+            });
+        if !same_projects {
+            what.push("projects");
+        }
+        match what.as_slice() {
+            [] => None,
+            [one] => Some((*one).to_owned()),
+            [init @ .., last] => Some(format!("{} and {last}", init.join(", "))),
+        }
+    }
+}
+
+/// Equality of two duplicate-free lists, ignoring order.
+fn same_set<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+    a.len() == b.len() && a.iter().all(|x| b.contains(x))
+}

@@ -1,0 +1,785 @@
+use std::path::PathBuf;
+
+use super::*;
+
+const T1: &str = "5f1e2d3c4b5a697887766554";
+const T2: &str = "5f1e2d3c4b5a697887766555";
+const P1: &str = "6a0b1c2d3e4f5a6b7c8d9e0f";
+const P2: &str = "6a0b1c2d3e4f5a6b7c8d9e10";
+
+fn read(text: &str) -> Roster {
+    read_bytes(text.as_bytes())
+}
+
+fn read_bytes(bytes: &[u8]) -> Roster {
+    parse(bytes, &RosterOptions::default())
+        .unwrap_or_else(|err| panic!("expected a roster, got the error: {err}"))
+}
+
+fn fail(bytes: &[u8]) -> RosterError {
+    match parse(bytes, &RosterOptions::default()) {
+        Ok(roster) => panic!("expected an error, got {roster:?}"),
+        Err(err) => err,
+    }
+}
+
+fn lines(rows: &[InvalidRow]) -> Vec<u64> {
+    rows.iter().map(|r| r.line).collect()
+}
+
+fn only_problem(roster: &Roster) -> &Problem {
+    assert_eq!(roster.invalid.len(), 1, "{:?}", roster.invalid);
+    assert_eq!(roster.invalid[0].problems.len(), 1, "{:?}", roster.invalid);
+    &roster.invalid[0].problems[0]
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+// ----- headers ----------------------------------------------------------------------------------
+
+#[test]
+fn headers_match_case_insensitively_after_trimming_and_bom() {
+    let r = read("\u{feff}  E-Mail ,ROLE,Team IDs, Projects\na@example.com,owner,,\n");
+    assert_eq!(r.columns.email.as_deref(), Some("E-Mail"));
+    assert_eq!(r.columns.roles.as_deref(), Some("ROLE"));
+    assert_eq!(r.columns.teams.as_deref(), Some("Team IDs"));
+    assert_eq!(r.columns.projects.as_deref(), Some("Projects"));
+    assert_eq!(r.invitees[0].roles, vec![OrgRole::OrgOwner]);
+}
+
+#[test]
+fn every_accepted_header_name_maps_to_its_field() {
+    for email in EMAIL_HEADERS {
+        let r = read(&format!("{}\na@example.com\n", email.to_uppercase()));
+        assert_eq!(r.invitees.len(), 1, "{email}");
+    }
+    for roles in ROLES_HEADERS {
+        let r = read(&format!("email,{roles}\na@example.com,ORG_OWNER\n"));
+        assert_eq!(r.columns.roles.as_deref(), Some(roles));
+        assert_eq!(r.invitees[0].roles, vec![OrgRole::OrgOwner], "{roles}");
+    }
+    for teams in TEAMS_HEADERS {
+        let r = read(&format!("email,{teams}\na@example.com,{T1}\n"));
+        assert_eq!(r.invitees[0].team_ids, vec![T1], "{teams}");
+    }
+    for projects in PROJECTS_HEADERS {
+        let r = read(&format!(
+            "email,{projects}\na@example.com,{P1}:GROUP_OWNER\n"
+        ));
+        assert_eq!(r.invitees[0].projects.len(), 1, "{projects}");
+    }
+}
+
+#[test]
+fn other_columns_are_ignored_and_named_once() {
+    let r = read("First Name,email,Dept,Dept,,first name\na,a@example.com,x,y,z,b\n");
+    assert_eq!(r.ignored_columns, vec!["First Name", "Dept", "first name"]);
+    assert_eq!(r.invitees.len(), 1);
+    assert_eq!(r.columns.roles, None);
+}
+
+#[test]
+fn missing_email_column_lists_found_and_accepted_headers() {
+    let err = fail(b"name,Role\nAda,member\n");
+    let RosterError::NoEmailColumn { found } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(found, &["name", "Role"]);
+    let message = err.to_string();
+    assert!(message.contains("\"name\", \"Role\""), "{message}");
+    assert!(message.contains("work email"), "{message}");
+}
+
+#[test]
+fn a_header_that_looks_like_data_says_so() {
+    let message = fail(b"a@example.com,ORG_OWNER\n").to_string();
+    assert!(message.contains("looks like data"), "{message}");
+}
+
+#[test]
+fn two_columns_for_the_same_field_is_a_file_error() {
+    let err = fail(b"Email,name,Work Email\na@example.com,A,b@example.com\n");
+    let RosterError::DuplicateColumn {
+        field,
+        first,
+        second,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (*field, first.as_str(), second.as_str()),
+        ("email address", "Email", "Work Email")
+    );
+    assert!(matches!(
+        fail(b"email,teams,TeamIds\n"),
+        RosterError::DuplicateColumn { .. }
+    ));
+}
+
+#[test]
+fn a_file_without_a_header_is_empty() {
+    assert!(matches!(fail(b""), RosterError::Empty));
+    assert!(matches!(
+        fail(b"\n\r\n  \n\xEF\xBB\xBF"),
+        RosterError::Empty
+    ));
+    assert!(fail(b"").to_string().contains("header"));
+}
+
+#[test]
+fn a_header_alone_gives_an_empty_roster() {
+    let r = read("email,roles\n");
+    assert_eq!((r.rows, r.invitees.len(), r.invalid.len()), (0, 0, 0));
+}
+
+// ----- delimiters, line endings, blank lines, ragged rows ---------------------------------------
+
+#[test]
+fn delimiter_is_detected_from_the_header_line() {
+    let r = read("email;roles;teams\na@example.com;ORG_OWNER,ORG_READ_ONLY;\n");
+    assert_eq!(r.delimiter, b';');
+    assert_eq!(
+        r.invitees[0].roles,
+        vec![OrgRole::OrgOwner, OrgRole::OrgReadOnly]
+    );
+    let r = read("email\troles\na@example.com\tORG_OWNER\n");
+    assert_eq!(r.delimiter, b'\t');
+    assert_eq!(r.invitees[0].roles, vec![OrgRole::OrgOwner]);
+    assert_eq!(read("email\na@example.com\n").delimiter, b',');
+}
+
+#[test]
+fn delimiters_inside_quotes_do_not_count() {
+    // Two `;` inside quotes, one `,` outside.
+    let r = read("\"e;mail;x\",email\n1,a@example.com\n");
+    assert_eq!(r.delimiter, b',');
+    assert_eq!(r.invitees.len(), 1);
+}
+
+#[test]
+fn a_given_delimiter_overrides_detection() {
+    let options = RosterOptions {
+        delimiter: Some(b'|'),
+        ..RosterOptions::default()
+    };
+    let r = parse("email|roles,x\na@example.com|owner\n".as_bytes(), &options).unwrap();
+    assert_eq!(r.delimiter, b'|');
+    assert_eq!(r.columns.roles, None);
+    assert_eq!(r.ignored_columns, vec!["roles,x"]);
+}
+
+#[test]
+fn crlf_and_blank_lines_are_fine_and_lines_are_physical() {
+    let text =
+        "\r\n\r\nemail,roles\r\n\r\na@example.com,owner\r\n   \r\n,\r\n\r\nb@example.com,admin\r\n";
+    let r = read(text);
+    assert_eq!(r.rows, 2);
+    assert_eq!(r.invitees[0].line, 5);
+    assert_eq!(lines(&r.invalid), vec![9]);
+    assert_eq!(r.columns.email.as_deref(), Some("email"));
+}
+
+#[test]
+fn lines_count_from_where_a_multi_line_record_starts() {
+    let text = "email,note\na@example.com,\"two\nlines\"\n\nb@example.com,x\nbad,\"x\r\ny\"\r\nc@example\n";
+    let r = read(text);
+    assert_eq!(
+        r.invitees.iter().map(|i| i.line).collect::<Vec<_>>(),
+        [2, 5]
+    );
+    assert_eq!(lines(&r.invalid), vec![6, 8]);
+}
+
+#[test]
+fn old_mac_line_endings_count_as_lines() {
+    let r = read("email\ra@example.com\rbad\r");
+    assert_eq!(r.invitees[0].line, 2);
+    assert_eq!(lines(&r.invalid), vec![3]);
+}
+
+#[test]
+fn whitespace_only_rows_are_skipped_and_not_counted() {
+    let r = read("email,roles,teams\n \t , ,\n;;;\na@example.com,,\n\u{a0}\n");
+    assert_eq!(r.rows, 2, "the ';;;' row is not blank: it has a value");
+    assert_eq!(r.invitees.len(), 1);
+    assert_eq!(lines(&r.invalid), vec![3]);
+}
+
+#[test]
+fn short_rows_have_empty_trailing_cells() {
+    let r = read("email,first,roles,teams\na@example.com\nb@example.com,Bo\n");
+    assert_eq!(r.invitees.len(), 2);
+    assert!(r.invitees.iter().all(|i| i.roles_defaulted));
+}
+
+#[test]
+fn extra_non_empty_cells_are_a_problem_on_that_row() {
+    let r = read("email,name,roles\na@example.com,Ada,owner,extra\nb@example.com,B,owner,, \n");
+    assert_eq!(r.invitees.len(), 1, "empty extra cells are fine");
+    assert_eq!(r.invitees[0].line, 3);
+    let problem = only_problem(&r);
+    assert_eq!(problem.column, "column 4");
+    assert_eq!(problem.value, "extra");
+    assert!(
+        problem.message.contains("\",\" must be quoted"),
+        "{problem}"
+    );
+    // An unquoted delimiter shifts the cells: the shifted roles cell is reported as well.
+    let r = read("email,name,roles\na@example.com,Lovelace, Ada,member\n");
+    let values: Vec<&str> = r.invalid[0]
+        .problems
+        .iter()
+        .map(|p| p.value.as_str())
+        .collect();
+    assert_eq!(values, ["Ada", "member"]);
+}
+
+// ----- list cells -------------------------------------------------------------------------------
+
+#[test]
+fn list_cells_split_on_semicolon_pipe_and_comma() {
+    let text = format!(
+        "email,roles,teams\na@example.com,\"member; billing admin | read only,owner\",\"{T1} |{T2};;\"\n"
+    );
+    let r = read(&text);
+    let a = &r.invitees[0];
+    assert_eq!(
+        a.roles,
+        vec![
+            OrgRole::OrgOwner,
+            OrgRole::OrgMember,
+            OrgRole::OrgBillingAdmin,
+            OrgRole::OrgReadOnly
+        ]
+    );
+    assert_eq!(a.team_ids, vec![T1, T2]);
+    assert!(!a.roles_defaulted);
+}
+
+#[test]
+fn tab_delimited_cells_may_use_commas() {
+    let r = read(&format!("email\tteams\na@example.com\t{T2}, {T1}\n"));
+    assert_eq!(r.invitees[0].team_ids, vec![T2, T1]);
+}
+
+// ----- roles ------------------------------------------------------------------------------------
+
+#[test]
+fn roles_are_case_insensitive_and_the_org_prefix_is_optional() {
+    let r = read(
+        "email,roles\na@example.com,Member\nb@example.com,org_billing_read_only;GROUP_CREATOR\n",
+    );
+    assert_eq!(r.invitees[0].roles, vec![OrgRole::OrgMember]);
+    assert_eq!(
+        r.invitees[1].roles,
+        vec![OrgRole::OrgGroupCreator, OrgRole::OrgBillingReadOnly]
+    );
+}
+
+#[test]
+fn roles_are_deduplicated_in_contract_order() {
+    let r = read("email,roles\na@example.com,read only;ORG_OWNER;owner;org_read_only\n");
+    assert_eq!(
+        r.invitees[0].roles,
+        vec![OrgRole::OrgOwner, OrgRole::OrgReadOnly]
+    );
+}
+
+#[test]
+fn empty_roles_cell_gets_the_default_role_and_is_marked() {
+    let r = read("email,roles\na@example.com,\nb@example.com, ; \nc@example.com,owner\n");
+    assert_eq!(r.invitees[0].roles, vec![OrgRole::OrgMember]);
+    assert!(r.invitees[0].roles_defaulted);
+    assert!(r.invitees[1].roles_defaulted);
+    assert!(!r.invitees[2].roles_defaulted);
+
+    let options = RosterOptions {
+        default_role: OrgRole::OrgReadOnly,
+        ..RosterOptions::default()
+    };
+    let r = parse("email\na@example.com\n".as_bytes(), &options).unwrap();
+    assert_eq!(r.invitees[0].roles, vec![OrgRole::OrgReadOnly]);
+    assert!(r.invitees[0].roles_defaulted);
+}
+
+#[test]
+fn unknown_role_names_the_expected_ones() {
+    let r = read("email,Roles\na@example.com,member;admin\n");
+    let problem = only_problem(&r);
+    assert_eq!(
+        (problem.column.as_str(), problem.value.as_str()),
+        ("Roles", "admin")
+    );
+    assert_eq!(
+        problem.to_string(),
+        "column \"Roles\", value \"admin\": unknown organization role (expected one of ORG_OWNER, \
+         ORG_MEMBER, ORG_GROUP_CREATOR, ORG_BILLING_ADMIN, ORG_BILLING_READ_ONLY, \
+         ORG_STREAM_PROCESSING_ADMIN, ORG_READ_ONLY)"
+    );
+}
+
+#[test]
+fn a_project_role_in_the_roles_column_says_where_it_belongs() {
+    let r = read("email,roles\na@example.com,GROUP_OWNER\n");
+    assert!(only_problem(&r).message.contains("projects column"));
+}
+
+// ----- teams and projects -----------------------------------------------------------------------
+
+#[test]
+fn teams_are_deduplicated_in_first_seen_order() {
+    let r = read(&format!("email,teams\na@example.com,{T2};{T1};{T2}\n"));
+    assert_eq!(r.invitees[0].team_ids, vec![T2, T1]);
+}
+
+#[test]
+fn upper_case_hex_id_suggests_the_lower_case_form() {
+    let upper = T1.to_uppercase();
+    let r = read(&format!("email,teams\na@example.com,{upper}\n"));
+    let problem = only_problem(&r);
+    assert_eq!(problem.value, upper);
+    assert!(
+        problem.message.ends_with(&format!("write {T1}")),
+        "{problem}"
+    );
+
+    let r = read(&format!(
+        "email,projects\na@example.com,{}:GROUP_OWNER\n",
+        P1.to_uppercase()
+    ));
+    assert!(only_problem(&r).message.contains(&format!("write {P1}")));
+}
+
+#[test]
+fn malformed_team_ids_are_errors() {
+    let r =
+        read("email,teams\na@example.com,Engineering\nb@example.com,5f1e2d3c4b5a69788776655g\n");
+    assert_eq!(lines(&r.invalid), vec![2, 3]);
+    assert!(
+        r.invalid[0].problems[0]
+            .message
+            .contains("has 11 characters")
+    );
+    assert!(
+        r.invalid[1].problems[0]
+            .message
+            .contains("'g' is not a hexadecimal digit")
+    );
+}
+
+#[test]
+fn project_items_are_grouped_per_project_in_first_seen_order() {
+    let text = format!(
+        "email,projects\na@example.com,\"{P2}:read only;{P1}:GROUP_OWNER|{P2}:GROUP_OWNER,{P2}:GROUP_READ_ONLY\"\n"
+    );
+    let r = read(&text);
+    let projects = &r.invitees[0].projects;
+    assert_eq!(
+        projects,
+        &vec![
+            GroupRoleAssignment {
+                group_id: P2.into(),
+                roles: vec!["GROUP_READ_ONLY".into(), "GROUP_OWNER".into()]
+            },
+            GroupRoleAssignment {
+                group_id: P1.into(),
+                roles: vec!["GROUP_OWNER".into()]
+            },
+        ]
+    );
+}
+
+#[test]
+fn bad_project_items_are_each_reported() {
+    let text = format!(
+        "email,projects\na@example.com,{P1};{P1}:;:GROUP_OWNER;{P1}:superuser;{P1}:ORG_OWNER;xyz:GROUP_OWNER;{P2}:GROUP_OWNER\n"
+    );
+    let r = read(&text);
+    assert!(r.invitees.is_empty());
+    let problems = &r.invalid[0].problems;
+    let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(problems.len(), 6, "{messages:#?}");
+    assert!(messages[0].starts_with("missing the project role"));
+    assert!(messages[1].starts_with("missing the project role after"));
+    assert!(messages[2].starts_with("missing the project id"));
+    assert!(messages[3].starts_with("unknown project role \"superuser\""));
+    assert!(messages[4].contains("is an organization role"));
+    assert!(messages[5].starts_with("not a project id"));
+    assert_eq!(problems[3].value, format!("{P1}:superuser"));
+}
+
+// ----- emails -----------------------------------------------------------------------------------
+
+#[test]
+fn emails_are_trimmed_and_keep_their_case() {
+    let r = read("email\n  Ada.Lovelace@Example.com \t\n");
+    assert_eq!(r.invitees[0].email, "Ada.Lovelace@Example.com");
+    assert_eq!(r.invitees[0].email_key(), "ada.lovelace@example.com");
+}
+
+#[test]
+fn invalid_email_syntax_is_an_error() {
+    let r = read(
+        "email\nnot-an-email\n@example.com\na@\njane doe@example.com\na@b@example.com\njane(x)@example.com\n",
+    );
+    assert!(r.invitees.is_empty());
+    assert_eq!(lines(&r.invalid), vec![2, 3, 4, 5, 6, 7]);
+    let messages: Vec<&str> = r
+        .invalid
+        .iter()
+        .map(|i| i.problems[0].message.as_str())
+        .collect();
+    assert_eq!(messages[0], "invalid email address: there is no @");
+    assert!(messages[1].contains("nothing before the @"));
+    assert!(messages[2].contains("nothing after the @"));
+    assert!(messages[3].contains("contains a space"));
+    assert!(messages[4].contains("more than one @"));
+    assert!(messages[5].contains("'('"), "{}", messages[5]);
+    assert_eq!(r.invalid[0].email.as_deref(), Some("not-an-email"));
+}
+
+#[test]
+fn display_name_forms_are_rejected() {
+    let r = read("email\n\"Jane Doe <jane@example.com>\"\n<jane@example.com>\n");
+    assert_eq!(lines(&r.invalid), vec![2, 3]);
+    let message = &r.invalid[0].problems[0].message;
+    assert!(
+        message.contains("keep only the address (jane@example.com)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn addresses_without_a_dot_in_the_domain_are_rejected() {
+    let r = read("email\njane@localhost\njane@[10.0.0.1]\n");
+    assert_eq!(lines(&r.invalid), vec![2, 3]);
+    let message = &r.invalid[0].problems[0].message;
+    assert!(
+        message.contains("has no dot") && message.contains("HR exports"),
+        "{message}"
+    );
+}
+
+#[test]
+fn missing_email_is_an_error_without_an_email() {
+    let r = read("email,roles\n,owner\n");
+    assert_eq!(r.invalid[0].email, None);
+    assert!(
+        r.invalid[0].problems[0]
+            .message
+            .starts_with("missing email address")
+    );
+}
+
+// ----- duplicates -------------------------------------------------------------------------------
+
+#[test]
+fn later_duplicate_with_identical_grants_is_skipped_with_both_lines() {
+    let text = format!(
+        "email,roles,teams\na@example.com,ORG_MEMBER,{T1};{T2}\nb@example.com,,\nA@EXAMPLE.COM,member,{T2}|{T1}\n"
+    );
+    let r = read(&text);
+    assert_eq!(r.invitees.len(), 2);
+    assert!(r.invalid.is_empty());
+    assert_eq!(
+        r.duplicates,
+        vec![Duplicate {
+            line: 4,
+            first_line: 2,
+            email: "A@EXAMPLE.COM".into()
+        }]
+    );
+    assert_eq!(r.rows, 3);
+}
+
+#[test]
+fn defaulted_roles_equal_the_same_explicit_role() {
+    let r = read("email,roles\na@example.com,\na@example.com,ORG_MEMBER\n");
+    assert_eq!(r.duplicates.len(), 1);
+}
+
+#[test]
+fn later_duplicate_with_other_roles_is_an_error() {
+    let r = read("email,roles\na@example.com,member\nb@example.com,\nA@example.com,owner\n");
+    assert_eq!(r.invitees.len(), 2);
+    assert_eq!(
+        r.invitees[0].roles,
+        vec![OrgRole::OrgMember],
+        "the first row wins"
+    );
+    let problem = only_problem(&r);
+    assert_eq!(r.invalid[0].line, 4);
+    assert_eq!(problem.value, "A@example.com");
+    assert!(
+        problem.message.contains("line 2 but with different roles"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn later_duplicate_with_other_projects_names_what_differs() {
+    let text = format!(
+        "email,teams,projects\na@example.com,{T1},{P1}:GROUP_OWNER\na@example.com,,{P1}:GROUP_READ_ONLY\n"
+    );
+    let r = read(&text);
+    assert!(
+        only_problem(&r)
+            .message
+            .contains("different teams and projects")
+    );
+}
+
+#[test]
+fn a_repeat_of_an_invalid_row_points_at_it() {
+    let r = read("email,roles\na@example.com,admin\na@example.com,member\n");
+    assert_eq!(lines(&r.invalid), vec![2, 3]);
+    assert!(
+        r.invalid[1].problems[0]
+            .message
+            .contains("line 2, which has problems")
+    );
+    assert!(r.invitees.is_empty());
+}
+
+// ----- problems and messages --------------------------------------------------------------------
+
+#[test]
+fn a_row_collects_all_its_problems() {
+    let text = "Mail,Role,Teams,Projects\nnope,admin;root,abc,xyz\n";
+    let r = read(text);
+    let row = &r.invalid[0];
+    assert_eq!(row.line, 2);
+    let columns: Vec<&str> = row.problems.iter().map(|p| p.column.as_str()).collect();
+    assert_eq!(columns, ["Mail", "Role", "Role", "Teams", "Projects"]);
+    let values: Vec<&str> = row.problems.iter().map(|p| p.value.as_str()).collect();
+    assert_eq!(values, ["nope", "admin", "root", "abc", "xyz"]);
+    assert_eq!(row.reason().matches("; column ").count(), 4);
+    assert!(
+        row.to_string()
+            .starts_with("line 2: column \"Mail\", value \"nope\": ")
+    );
+}
+
+#[test]
+fn long_values_are_shortened() {
+    let long = "x".repeat(500);
+    let r = read(&format!("email,roles\na@example.com,{long}\n"));
+    let value = &only_problem(&r).value;
+    assert_eq!(value.chars().count(), 121);
+    assert!(value.ends_with('…'));
+}
+
+#[test]
+fn invitee_becomes_the_invitation_request() {
+    let r = read(&format!(
+        "email,roles,teams,projects\nA@example.com,owner,{T1},{P1}:GROUP_OWNER\n"
+    ));
+    let request = r.invitees[0].to_request();
+    assert_eq!(request.username, "A@example.com");
+    assert_eq!(request.roles, vec![OrgRole::OrgOwner]);
+    assert_eq!(request.team_ids, vec![T1]);
+    assert_eq!(request.group_role_assignments[0].group_id, P1);
+}
+
+// ----- broken files -----------------------------------------------------------------------------
+
+#[test]
+fn not_utf8_names_the_line_and_asks_for_utf8() {
+    let err = fail(b"email,name\r\na@example.com,Ada\r\n\r\nb@example.com,Ren\xe9\r\n");
+    assert!(matches!(err, RosterError::NotUtf8 { line: 4 }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "line 4 is not valid UTF-8: save the file as UTF-8 (CSV UTF-8 in Excel) and try again"
+    );
+    assert!(matches!(
+        fail(b"e\xffmail\n"),
+        RosterError::NotUtf8 { line: 1 }
+    ));
+}
+
+#[test]
+fn utf8_split_across_cells_is_still_not_utf8() {
+    assert!(matches!(
+        fail(b"email,x,y\na@example.com,\xc3,\xa9\n"),
+        RosterError::NotUtf8 { line: 2 }
+    ));
+}
+
+#[test]
+fn an_unterminated_quote_is_a_file_error_with_its_line() {
+    let err =
+        fail(b"email,roles\na@example.com,member\n\nb@example.com,\"owner\nc@example.com,member\n");
+    let RosterError::Csv { line, message } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*line, 4);
+    assert!(message.contains("never closed"), "{message}");
+    assert!(err.to_string().starts_with("line 4: a quote"));
+    assert!(matches!(
+        fail(b"\"email,roles\n"),
+        RosterError::Csv { line: 1, .. }
+    ));
+}
+
+#[test]
+fn a_closed_quote_spanning_lines_in_a_mapped_cell_is_a_row_problem() {
+    let r = read("email,roles\n\"a@example.com\nb\",member\nc@example.com,\"member\n\"\"x\"\"\"\n");
+    assert_eq!(lines(&r.invalid), vec![2, 4]);
+    assert!(
+        r.invalid[0].problems[0]
+            .message
+            .contains("spans several lines")
+    );
+}
+
+#[test]
+fn load_reads_a_path_and_names_it_when_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("people.csv");
+    std::fs::write(&path, "email\na@example.com\n").unwrap();
+    assert_eq!(
+        load(&path, &RosterOptions::default())
+            .unwrap()
+            .invitees
+            .len(),
+        1
+    );
+
+    let missing = dir.path().join("missing.csv");
+    let err = load(&missing, &RosterOptions::default()).unwrap_err();
+    assert!(matches!(&err, RosterError::Io { path, .. } if path == &missing));
+    assert!(err.to_string().contains("missing.csv"));
+    assert!(std::error::Error::source(&err).is_some());
+}
+
+/// Record lines come from the scanner, which must see exactly the records `csv` returns.
+fn scanner_agrees_with_csv(bytes: &[u8], delimiter: u8) {
+    let scanner = Scanner::new(bytes, delimiter);
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .buffer_capacity(7)
+        .from_reader(scanner);
+    let mut record = ByteRecord::new();
+    while csv.read_byte_record(&mut record).unwrap() {
+        assert!(
+            csv.get_mut().next_record_line().is_some(),
+            "scanner missed a record in {bytes:?}"
+        );
+    }
+    assert_eq!(
+        csv.get_mut().next_record_line(),
+        None,
+        "extra record in {bytes:?}"
+    );
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut rng = fastrand::Rng::with_seed(0x5eed);
+    let alphabet = b"a@.e,;\t|:\"\r\n \xc3\xa9\xff5fGROUP_OWNERmember";
+    let header = b"email,roles,teams,projects,name\n";
+    for round in 0..3000 {
+        let len = rng.usize(0..200);
+        let mut bytes: Vec<u8> = match round % 3 {
+            0 => (0..len).map(|_| rng.u8(..)).collect(),
+            _ => (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect(),
+        };
+        if round % 3 == 2 {
+            bytes.splice(0..0, header.iter().copied());
+        }
+        for delimiter in [b',', b';', b'\t'] {
+            scanner_agrees_with_csv(&bytes, delimiter);
+        }
+        if let Ok(roster) = parse(bytes.as_slice(), &RosterOptions::default()) {
+            let counted = roster.invitees.len() + roster.invalid.len() + roster.duplicates.len();
+            assert_eq!(counted, roster.rows);
+            for row in &roster.invalid {
+                assert!(!row.problems.is_empty());
+                assert!(row.line >= 2);
+            }
+        }
+    }
+}
+
+// ----- fixtures ---------------------------------------------------------------------------------
+
+#[test]
+fn sample_users_are_all_valid() {
+    let r = load(&fixture("samples/users.csv"), &RosterOptions::default()).unwrap();
+    assert!(r.invalid.is_empty(), "{:#?}", r.invalid);
+    assert!(r.duplicates.is_empty());
+    assert_eq!(r.invitees.len(), 25);
+    assert!(r.invitees.iter().any(|i| i.roles.len() == 2));
+    assert!(
+        r.invitees
+            .iter()
+            .any(|i| i.roles.contains(&OrgRole::OrgOwner))
+    );
+    assert!(r.invitees.iter().any(|i| i.roles_defaulted));
+    assert!(r.invitees.iter().any(|i| !i.projects.is_empty()));
+    assert_eq!(r.ignored_columns, ["first_name", "last_name", "department"]);
+}
+
+#[test]
+fn mixed_fixture_reports_the_expected_lines() {
+    let r = load(
+        &fixture("tests/fixtures/mixed.csv"),
+        &RosterOptions::default(),
+    )
+    .unwrap();
+    let valid: Vec<u64> = r.invitees.iter().map(|i| i.line).collect();
+    assert_eq!(valid, [2, 3, 12, 13, 17]);
+    assert_eq!(lines(&r.invalid), [5, 6, 7, 8, 11, 14, 15, 16, 19, 20]);
+    let dups: Vec<(u64, u64)> = r
+        .duplicates
+        .iter()
+        .map(|d| (d.line, d.first_line))
+        .collect();
+    assert_eq!(dups, [(10, 2)]);
+    assert_eq!(r.rows, 16);
+    assert_eq!(
+        r.invalid[8].problems[0].message,
+        "missing email address: fill it in or delete the row"
+    );
+    assert_eq!(r.invalid[7].problems.len(), 2);
+}
+
+#[test]
+fn semicolon_fixture_is_valid() {
+    let r = load(
+        &fixture("tests/fixtures/semicolon.csv"),
+        &RosterOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(r.delimiter, b';');
+    assert_eq!(r.columns.email.as_deref(), Some("E-mail"));
+    assert!(r.invalid.is_empty(), "{:#?}", r.invalid);
+    assert_eq!(r.invitees.len(), 4);
+}
+
+#[test]
+fn not_utf8_fixture_fails_on_line_3() {
+    let err = load(
+        &fixture("tests/fixtures/not_utf8.csv"),
+        &RosterOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, RosterError::NotUtf8 { line: 3 }), "{err:?}");
+}
+
+#[test]
+fn unterminated_quote_fixture_fails_on_its_line() {
+    let err = load(
+        &fixture("tests/fixtures/unterminated_quote.csv"),
+        &RosterOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, RosterError::Csv { line: 3, .. }), "{err:?}");
+}

@@ -1,0 +1,308 @@
+//! The run's tally, built only from committed pipeline events, and the final summary in text
+//! or JSON.
+//!
+//! The JSON summary (`run --format json`) is a stable interface for scripts: fields are only
+//! ever added, never renamed or removed.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::journal::InviteStatus;
+use crate::pipeline::events::{AttemptOutcome, Event, RowResult};
+use crate::util::human_duration;
+
+/// Most failed rows listed in the text summary; the JSON summary lists them all.
+const MAX_FAILURES_SHOWN: usize = 20;
+
+/// Counts of what the pipeline did, from committed events only.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    pub invited: u64,
+    pub already_invited: u64,
+    pub already_member: u64,
+    pub failed: u64,
+    /// Rows left `pending` or `in_flight` (the run stopped or outcomes stayed unknown).
+    pub unfinished: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    /// Rows that did not end done, in the order they ended.
+    pub problems: Vec<RowResult>,
+}
+
+impl Tally {
+    /// Counts one committed event.
+    pub fn observe(&mut self, event: &Event) {
+        match event {
+            Event::Attempt(a) => {
+                self.requests += 1;
+                if a.outcome == AttemptOutcome::RateLimited {
+                    self.rate_limited += 1;
+                }
+            }
+            Event::Retrying { .. } => self.retries += 1,
+            Event::Finished(r) => {
+                match r.status {
+                    InviteStatus::Invited => self.invited += 1,
+                    InviteStatus::AlreadyInvited => self.already_invited += 1,
+                    InviteStatus::AlreadyMember => self.already_member += 1,
+                    InviteStatus::Failed | InviteStatus::Invalid => self.failed += 1,
+                    InviteStatus::Pending | InviteStatus::InFlight => self.unfinished += 1,
+                }
+                if !r.status.is_done() {
+                    self.problems.push(r.clone());
+                }
+            }
+            Event::InFlight { .. } | Event::RateLimited { .. } | Event::Stopping(_) => {}
+        }
+    }
+
+    /// Rows with an outcome in this run.
+    pub fn finished(&self) -> u64 {
+        self.invited + self.already_invited + self.already_member + self.failed + self.unfinished
+    }
+}
+
+/// One row that did not end done, as the JSON summary lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemRow {
+    /// Line of the CSV, for invalid rows.
+    pub line: Option<u64>,
+    pub email: String,
+    pub status: &'static str,
+    pub http_status: Option<u16>,
+    pub error_code: Option<String>,
+    pub detail: Option<String>,
+    pub attempts: u32,
+}
+
+/// The final summary of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub run_id: Option<i64>,
+    pub org_id: String,
+    pub csv: String,
+    pub journal: String,
+    pub dry_run: bool,
+    pub rows: u64,
+    pub valid: u64,
+    pub invalid: u64,
+    pub duplicates: u64,
+    /// Valid rows already done in an earlier run, not sent again.
+    pub skipped: u64,
+    pub invited: u64,
+    pub already_invited: u64,
+    pub already_member: u64,
+    pub failed: u64,
+    pub unfinished: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+    pub duration_secs: f64,
+    /// Requests per second over the run.
+    pub rate_per_sec: f64,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<String>,
+    pub exit_code: i32,
+    pub problems: Vec<ProblemRow>,
+}
+
+impl Summary {
+    /// Fills the pipeline's part from a tally.
+    pub fn apply_tally(&mut self, tally: &Tally, duration: Duration) {
+        self.invited = tally.invited;
+        self.already_invited = tally.already_invited;
+        self.already_member = tally.already_member;
+        self.failed = tally.failed;
+        self.unfinished = tally.unfinished;
+        self.requests = tally.requests;
+        self.retries = tally.retries;
+        self.rate_limited = tally.rate_limited;
+        self.duration_secs = duration.as_secs_f64();
+        self.rate_per_sec = if duration.as_secs_f64() > 0.0 {
+            tally.requests as f64 / duration.as_secs_f64()
+        } else {
+            0.0
+        };
+        self.problems
+            .extend(tally.problems.iter().map(|r| ProblemRow {
+                line: None,
+                email: r.email.clone(),
+                status: r.status.as_str(),
+                http_status: r.http_status,
+                error_code: r.error_code.clone(),
+                detail: r.detail.clone(),
+                attempts: r.attempts,
+            }));
+    }
+
+    /// Rows done, now or in an earlier run.
+    pub fn done(&self) -> u64 {
+        self.skipped + self.invited + self.already_invited + self.already_member
+    }
+
+    /// The summary as one JSON object on one line.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// The summary for people.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let verb = if self.dry_run { "Dry run" } else { "Run" };
+        let id = self.run_id.map(|id| format!(" {id}")).unwrap_or_default();
+        let _ = writeln!(out, "{verb}{id} for org {} from {}", self.org_id, self.csv);
+        let _ = writeln!(
+            out,
+            "  rows {}: valid {}, invalid {}, duplicates {}",
+            self.rows, self.valid, self.invalid, self.duplicates
+        );
+        let _ = writeln!(
+            out,
+            "  done {} of {}: invited {}, already invited {}, already member {}, skipped (done earlier) {}",
+            self.done(),
+            self.valid,
+            self.invited,
+            self.already_invited,
+            self.already_member,
+            self.skipped
+        );
+        if self.failed + self.unfinished > 0 {
+            let _ = writeln!(
+                out,
+                "  not done: failed {}, unfinished {}",
+                self.failed, self.unfinished
+            );
+        }
+        if !self.dry_run {
+            let _ = writeln!(
+                out,
+                "  requests {} ({} retries, {} rate-limited) in {} at {:.1}/s",
+                self.requests,
+                self.retries,
+                self.rate_limited,
+                human_duration(Duration::from_secs_f64(self.duration_secs)),
+                self.rate_per_sec
+            );
+        }
+        for p in self.problems.iter().take(MAX_FAILURES_SHOWN) {
+            let mut line = match p.line {
+                Some(n) => format!("  {} line {n} {}", p.status, p.email),
+                None => format!("  {} {}", p.status, p.email),
+            };
+            if let Some(detail) = p.detail.as_deref().filter(|d| !d.is_empty()) {
+                let _ = write!(line, ": {detail}");
+            }
+            let _ = writeln!(out, "{line}");
+        }
+        if self.problems.len() > MAX_FAILURES_SHOWN {
+            let _ = writeln!(
+                out,
+                "  … and {} more (see the journal: atlas-invite status, or sqlite3 {})",
+                self.problems.len() - MAX_FAILURES_SHOWN,
+                self.journal
+            );
+        }
+        if let Some(reason) = &self.stopped {
+            let _ = writeln!(out, "  stopped early: {reason}");
+        }
+        if !self.dry_run && self.failed + self.unfinished > 0 && self.stopped.is_none() {
+            let _ = writeln!(
+                out,
+                "  rerun the same command to retry what is not done; done rows are not sent again"
+            );
+        }
+        let _ = write!(out, "  journal: {}", self.journal);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::events::{AttemptKind, AttemptRecord};
+    use std::time::SystemTime;
+
+    fn finished(email: &str, status: InviteStatus) -> Event {
+        Event::Finished(RowResult {
+            email_key: email.to_lowercase(),
+            email: email.into(),
+            status,
+            invitation_id: None,
+            http_status: Some(400),
+            error_code: Some("INVALID_ROLE".into()),
+            detail: Some("no such role".into()),
+            attempts: 1,
+        })
+    }
+
+    #[test]
+    fn tally_counts_statuses_requests_and_rate_limits() {
+        let mut tally = Tally::default();
+        tally.observe(&finished("a@x.com", InviteStatus::Invited));
+        tally.observe(&finished("b@x.com", InviteStatus::Failed));
+        tally.observe(&finished("c@x.com", InviteStatus::Pending));
+        tally.observe(&finished("d@x.com", InviteStatus::AlreadyMember));
+        tally.observe(&Event::Attempt(AttemptRecord {
+            email_key: "a@x.com".into(),
+            attempt: 1,
+            kind: AttemptKind::Invite,
+            endpoint: "POST",
+            sent_at: SystemTime::now(),
+            latency: Duration::ZERO,
+            http_status: Some(429),
+            error_code: None,
+            detail: None,
+            outcome: AttemptOutcome::RateLimited,
+        }));
+        assert_eq!(tally.invited, 1);
+        assert_eq!(tally.failed, 1);
+        assert_eq!(tally.unfinished, 1);
+        assert_eq!(tally.already_member, 1);
+        assert_eq!(tally.requests, 1);
+        assert_eq!(tally.rate_limited, 1);
+        assert_eq!(tally.finished(), 4);
+        assert_eq!(tally.problems.len(), 2);
+    }
+
+    #[test]
+    fn text_summary_names_failures_and_how_to_resume() {
+        let mut tally = Tally::default();
+        tally.observe(&finished("b@x.com", InviteStatus::Failed));
+        let mut summary = Summary {
+            run_id: Some(4),
+            org_id: "5f1e2d3c4b5a697887766554".into(),
+            csv: "people.csv".into(),
+            journal: "atlas-invite.db".into(),
+            dry_run: false,
+            rows: 3,
+            valid: 3,
+            invalid: 0,
+            duplicates: 0,
+            skipped: 2,
+            invited: 0,
+            already_invited: 0,
+            already_member: 0,
+            failed: 0,
+            unfinished: 0,
+            requests: 0,
+            retries: 0,
+            rate_limited: 0,
+            duration_secs: 0.0,
+            rate_per_sec: 0.0,
+            stopped: None,
+            exit_code: 1,
+            problems: vec![],
+        };
+        summary.apply_tally(&tally, Duration::from_secs(2));
+        let text = summary.to_text();
+        assert!(text.contains("done 2 of 3"), "{text}");
+        assert!(text.contains("failed b@x.com: no such role"), "{text}");
+        assert!(text.contains("rerun the same command"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&summary.to_json()).unwrap();
+        assert_eq!(json["failed"], 1);
+        assert_eq!(json["problems"][0]["error_code"], "INVALID_ROLE");
+    }
+}
