@@ -1,2 +1,8 @@
 //! Integration tests: each drives the real `atlas-invite` binary against the built-in
-//! simulator, started by the test itself on 127.0.0.1.
+//! simulator, started by the test itself on 127.0.0.1. Nothing here reaches the internet.
+
+// Shared helpers: the simulator on its own runtime, scratch directories, the binary.
+mod util;
+
+// `run`: outcomes, retries, reruns, exit codes, credentials.
+mod run;

@@ -330,7 +330,7 @@ pub(super) fn extra_cells(
     if let Some((index, text)) = first {
         let delimiter = match delimiter {
             b'\t' => "a tab".to_owned(),
-            d => format!("{:?}", char::from(d)),
+            d => format!("\"{}\"", char::from(d)),
         };
         problems.push(Problem::new(
             &format!("column {}", index + 1),

@@ -391,7 +391,7 @@ fn is_blank(record: &ByteRecord, line: u64) -> Result<bool, RosterError> {
     let mut blank = true;
     for field in record {
         let text = std::str::from_utf8(field).map_err(|_| RosterError::NotUtf8 { line })?;
-        blank = blank && text.trim().is_empty();
+        blank = blank && clean(text).is_empty();
     }
     Ok(blank)
 }
@@ -428,7 +428,7 @@ impl Layout {
         let mut found = Vec::new();
         for (index, raw) in header.iter().enumerate() {
             let text = std::str::from_utf8(raw).map_err(|_| RosterError::NotUtf8 { line })?;
-            let name = text.trim().trim_start_matches('\u{feff}').trim();
+            let name = clean(text);
             if name.is_empty() {
                 continue;
             }
@@ -498,11 +498,16 @@ struct Builder {
 /// The trimmed text of cell `index`, empty when the row is too short. Fields were checked to be
 /// UTF-8 before.
 fn cell(record: &ByteRecord, index: usize) -> &str {
-    record
+    let text = record
         .get(index)
         .and_then(|b| std::str::from_utf8(b).ok())
-        .unwrap_or("")
-        .trim()
+        .unwrap_or("");
+    clean(text)
+}
+
+/// `text` without surrounding whitespace (including no-break spaces) and byte order marks.
+fn clean(text: &str) -> &str {
+    text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
 impl Builder {

@@ -18,9 +18,12 @@ pub(super) fn read_to_header(input: &mut impl BufRead) -> io::Result<(Vec<u8>, u
         while start == 0 && prefix.starts_with(BOM) {
             prefix.drain(..BOM.len());
         }
-        let content = prefix[start..]
-            .iter()
-            .any(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b',' | b';' | b'"'));
+        let content = prefix[start..].iter().any(|b| {
+            !matches!(
+                b,
+                b' ' | b'\t' | b'\r' | b'\n' | b',' | b';' | b'"' | 0xEF | 0xBB | 0xBF
+            )
+        });
         if read == 0 || content {
             return Ok((prefix, start));
         }

@@ -783,3 +783,17 @@ fn unterminated_quote_fixture_fails_on_its_line() {
     .unwrap_err();
     assert!(matches!(err, RosterError::Csv { line: 3, .. }), "{err:?}");
 }
+
+#[test]
+#[ignore]
+fn tmp_perf() {
+    let mut text = String::from("email,first_name,last_name,department,roles,teams,projects\n");
+    for i in 0..1_000_000 {
+        text.push_str(&format!("user{i}@example.com,First,Last,Engineering,ORG_MEMBER;ORG_BILLING_ADMIN,{T1},{P1}:GROUP_READ_ONLY\n"));
+    }
+    let start = std::time::Instant::now();
+    let r = read(&text);
+    let elapsed = start.elapsed();
+    eprintln!("{} rows, {} bytes in {:?}: {:.0} rows/s", r.rows, text.len(), elapsed, r.rows as f64 / elapsed.as_secs_f64());
+    assert_eq!(r.invitees.len(), 1_000_000);
+}

@@ -1,0 +1,386 @@
+//! `atlas-invite run` against the simulator: outcomes, retries, reruns, exit codes.
+
+use atlas_invite::simulator::{Fault, SimConfig};
+
+use crate::util::*;
+
+#[test]
+fn happy_path_invites_everyone_once_and_journals_it() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write(
+        "people.csv",
+        "Email,Roles,Teams,Projects\n\
+         Ann@Example.com,owner,5f1e2d3c4b5a697887766001,5f1e2d3c4b5a697887766101:GROUP_READ_ONLY\n\
+         bob@example.com,,,\n\
+         cy@example.com,ORG_MEMBER;ORG_BILLING_ADMIN,,\n",
+    );
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--format", "json"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let json = ran.json();
+    assert_eq!(json["invited"], 3);
+    assert_eq!(json["failed"], 0);
+    assert_eq!(json["exit_code"], 0);
+    assert_eq!(sim.stats().created, 3);
+
+    let ann = sim.state().invitations_for("ann@example.com");
+    assert_eq!(ann.len(), 1);
+    assert_eq!(ann[0].roles, vec!["ORG_OWNER"]);
+    assert_eq!(ann[0].team_ids, vec!["5f1e2d3c4b5a697887766001"]);
+    let bob = sim.state().invitations_for("bob@example.com");
+    assert_eq!(bob[0].roles, vec!["ORG_MEMBER"], "default role applies");
+
+    assert_eq!(
+        work.query("SELECT status FROM invites ORDER BY email_key"),
+        vec!["invited"; 3]
+    );
+    let ids = work.query("SELECT invitation_id FROM invites WHERE email_key = 'ann@example.com'");
+    assert_eq!(ids[0], ann[0].id.clone().unwrap());
+    assert_eq!(
+        work.query("SELECT email FROM invites WHERE email_key = 'ann@example.com'"),
+        vec!["Ann@Example.com"]
+    );
+    assert_eq!(
+        work.query("SELECT count(*) FROM attempts WHERE outcome = 'invited'"),
+        vec!["3"]
+    );
+    assert_eq!(work.query("SELECT exit_code FROM runs"), vec!["0"]);
+    let sha = work.query("SELECT csv_sha256 FROM runs");
+    assert_eq!(sha[0].len(), 64);
+}
+
+#[test]
+fn rerun_sends_nothing_new() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(5));
+    assert_eq!(exec(&mut run_cmd(&sim, &work, &csv)).code, 0);
+    let before = sim.stats().requests;
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--format", "json"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(sim.stats().requests, before, "a rerun sends nothing");
+    assert_eq!(ran.json()["skipped"], 5);
+    assert_eq!(work.query("SELECT skipped FROM runs WHERE id = 2"), vec!["5"]);
+}
+
+#[test]
+fn injected_500s_end_invited_after_retries() {
+    let sim = Sim::start(
+        SimConfig::default()
+            .with_script("person0@example.com", [Fault::Error500, Fault::Error500])
+            .with_script("person1@example.com", [Fault::Html503]),
+    );
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(3));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--format", "json"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(ran.json()["retries"], 3);
+    assert_eq!(sim.invitations_for("person0@example.com"), 1);
+    assert_eq!(sim.invitations_for("person1@example.com"), 1);
+    assert_eq!(
+        work.query("SELECT attempts FROM invites WHERE email_key = 'person0@example.com'"),
+        vec!["3"]
+    );
+    assert_eq!(
+        work.query("SELECT group_concat(http_status) FROM attempts WHERE email_key = 'person0@example.com' ORDER BY id"),
+        vec!["500,500,200"]
+    );
+}
+
+#[test]
+fn a_429_with_retry_after_is_honoured() {
+    let sim = Sim::start(SimConfig::default().with_script(
+        "person0@example.com",
+        [Fault::RateLimited {
+            retry_after: Some(1),
+        }],
+    ));
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(2));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--format", "json"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(ran.json()["rate_limited"], 1);
+    assert_eq!(sim.invitations_for("person0@example.com"), 1);
+    // The retry waited for the Retry-After second even though --max-backoff is 200ms.
+    let times = work.query(
+        "SELECT sent_at FROM attempts WHERE email_key = 'person0@example.com' ORDER BY id",
+    );
+    assert_eq!(times.len(), 2);
+    let t = |s: &str| humantime::parse_rfc3339(s).unwrap();
+    let gap = t(&times[1]).duration_since(t(&times[0])).unwrap();
+    assert!(gap >= std::time::Duration::from_millis(990), "{gap:?}");
+}
+
+#[test]
+fn a_non_retryable_400_ends_failed_with_the_error_code() {
+    let sim = Sim::start(
+        SimConfig::default().with_script("person1@example.com", [Fault::Status(400)]),
+    );
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(3));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--format", "json"]));
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let json = ran.json();
+    assert_eq!(json["failed"], 1);
+    assert_eq!(json["invited"], 2);
+    assert_eq!(json["problems"][0]["email"], "person1@example.com");
+    assert_eq!(json["problems"][0]["http_status"], 400);
+    assert_eq!(work.status_of("person1@example.com"), "failed");
+    assert_eq!(
+        work.query("SELECT attempts FROM invites WHERE email_key = 'person1@example.com'"),
+        vec!["1"],
+        "a 400 is not retried"
+    );
+    let code = work.query("SELECT last_error_code FROM invites WHERE email_key = 'person1@example.com'");
+    assert_ne!(code[0], "NULL");
+
+    // The rerun retries only the failed row, which now succeeds.
+    let before = sim.stats().invite_posts;
+    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(sim.stats().invite_posts - before, 1);
+    assert_eq!(work.status_of("person1@example.com"), "invited");
+}
+
+#[test]
+fn retries_stop_after_max_attempts() {
+    let sim = Sim::start(SimConfig::default().with_script(
+        "person0@example.com",
+        [Fault::Error500, Fault::Error500, Fault::Error500],
+    ));
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(1));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--max-attempts", "2"]));
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert_eq!(sim.stats().invite_posts, 2);
+    assert_eq!(work.status_of("person0@example.com"), "failed");
+    assert!(ran.stdout.contains("gave up after 2 attempts"), "{ran:?}");
+}
+
+#[test]
+fn unauthorized_stops_the_run_and_leaves_the_rest_pending() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(20));
+    let ran = exec(
+        run_cmd(&sim, &work, &csv)
+            .env("MONGODB_ATLAS_ACCESS_TOKEN", "wrong-token")
+            .args(["--concurrency", "1"]),
+    );
+    assert_eq!(ran.code, 3, "{ran:?}");
+    assert!(ran.stderr.contains("Organization Owner"), "{ran:?}");
+    assert_eq!(sim.stats().requests, 1, "no request after the 401");
+    assert_eq!(sim.stats().created, 0);
+    assert_eq!(
+        work.query("SELECT count(*) FROM invites WHERE status = 'pending'"),
+        vec!["20"]
+    );
+    assert_eq!(work.query("SELECT exit_code FROM runs"), vec!["3"]);
+}
+
+#[test]
+fn forbidden_also_aborts() {
+    let sim = Sim::start(
+        SimConfig::default().with_script("person0@example.com", [Fault::Status(403)]),
+    );
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(1));
+    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    assert_eq!(ran.code, 3, "{ran:?}");
+    assert_eq!(work.status_of("person0@example.com"), "pending");
+}
+
+#[test]
+fn invalid_rows_are_reported_with_line_numbers_and_journaled() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write(
+        "people.csv",
+        "email,roles\nok@example.com,member\nbad@example.com,admin\nnot-an-email,member\n",
+    );
+    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(ran.stderr.contains("line 3"), "{ran:?}");
+    assert!(ran.stderr.contains("admin"), "{ran:?}");
+    assert!(ran.stderr.contains("line 4"), "{ran:?}");
+    assert_eq!(sim.stats().created, 1);
+    assert_eq!(work.status_of("ok@example.com"), "invited");
+    assert_eq!(work.status_of("bad@example.com"), "invalid");
+    let detail = work.query("SELECT last_error_detail FROM invites WHERE email_key = 'bad@example.com'");
+    assert!(detail[0].contains("admin"), "{detail:?}");
+}
+
+#[test]
+fn strict_sends_nothing_when_a_row_is_invalid() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", "email,roles\nok@example.com,member\nbad@example.com,admin\n");
+    let ran = exec(run_cmd(&sim, &work, &csv).arg("--strict"));
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert_eq!(sim.stats().requests, 0);
+    assert!(ran.stdout.contains("--strict"), "{ran:?}");
+}
+
+#[test]
+fn dry_run_sends_nothing_and_writes_no_journal() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(3));
+    let ran = exec(run_cmd(&sim, &work, &csv).arg("--dry-run"));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(sim.stats().requests, 0);
+    assert!(!work.journal().exists());
+    assert!(ran.stdout.contains("would send 3"), "{ran:?}");
+
+    // After a real run, the dry run consults the journal and would skip everyone.
+    assert_eq!(exec(&mut run_cmd(&sim, &work, &csv)).code, 0);
+    let requests = sim.stats().requests;
+    let ran = exec(run_cmd(&sim, &work, &csv).arg("--dry-run"));
+    assert!(ran.stdout.contains("would send 0"), "{ran:?}");
+    assert!(ran.stdout.contains("skip (invited)"), "{ran:?}");
+    assert_eq!(sim.stats().requests, requests);
+    assert_eq!(work.query("SELECT count(*) FROM runs"), vec!["1"]);
+}
+
+#[test]
+fn the_v1_endpoint_is_used_when_asked() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(2));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--api", "invites-v1"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(sim.stats().created, 2);
+    assert_eq!(
+        work.query("SELECT DISTINCT endpoint FROM attempts"),
+        vec!["POST /api/atlas/v1.0/orgs/{orgId}/invites"]
+    );
+    assert_eq!(work.query("SELECT api FROM runs"), vec!["invites-v1"]);
+}
+
+#[test]
+fn configuration_errors_exit_2_before_any_request() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(1));
+
+    let ran = exec(run_cmd(&sim, &work, &csv).env_remove("MONGODB_ATLAS_ACCESS_TOKEN"));
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("MONGODB_ATLAS_ACCESS_TOKEN"), "{ran:?}");
+
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--org", "not-an-org"]));
+    assert_eq!(ran.code, 2, "{ran:?}");
+
+    let ran = exec(
+        atlas_invite()
+            .arg("run")
+            .arg(&csv)
+            .env("MONGODB_ATLAS_ORG_ID", "XYZ")
+            .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN),
+    );
+    assert_eq!(ran.code, 2, "{ran:?}");
+
+    let ran = exec(&mut run_cmd(&sim, &work, &work.path("missing.csv")));
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("missing.csv"), "{ran:?}");
+
+    let ran = exec(
+        atlas_invite()
+            .arg("run")
+            .arg(&csv)
+            .args(["--org", ORG, "--base-url", "http://cloud.example.com"])
+            .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN),
+    );
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("plain http"), "{ran:?}");
+    assert_eq!(sim.stats().requests, 0);
+}
+
+#[test]
+fn org_and_journal_come_from_the_environment() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(1));
+    let ran = exec(
+        atlas_invite()
+            .arg("run")
+            .arg(&csv)
+            .env("MONGODB_ATLAS_ORG_ID", ORG)
+            .env("MONGODB_ATLAS_BASE_URL", sim.url())
+            .env("ATLAS_INVITE_JOURNAL", work.journal())
+            .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN)
+            .args(["--rate", "100/s"]),
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(work.status_of("person0@example.com"), "invited");
+}
+
+#[test]
+fn the_simulate_flag_runs_the_demonstration_without_credentials() {
+    let work = Work::new();
+    let ran = exec(
+        atlas_invite()
+            .current_dir(work.dir.path())
+            .arg("run")
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/users.csv"))
+            .args(["--simulate", "--format", "json"]),
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let json = ran.json();
+    assert_eq!(json["invited"], json["valid"]);
+    assert!(json["valid"].as_u64().unwrap() >= 20);
+    assert!(work.path("atlas-invite-simulate.db").exists());
+    assert!(!work.path("atlas-invite.db").exists());
+}
+
+#[test]
+fn the_token_never_reaches_output_or_journal() {
+    let sim = Sim::start(
+        SimConfig::default().with_script("person0@example.com", [Fault::Status(400)]),
+    );
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(3));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--format", "json"]));
+    assert!(!ran.stdout.contains(TOKEN) && !ran.stderr.contains(TOKEN));
+    let bytes = std::fs::read(work.journal()).unwrap();
+    let wal = std::fs::read(work.path("journal.db-wal")).unwrap_or_default();
+    for haystack in [bytes, wal] {
+        assert!(!haystack.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()));
+    }
+    let ran = exec(atlas_invite().args(["run", "--help"]).env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN));
+    assert!(!ran.stdout.contains(TOKEN));
+}
+
+#[test]
+fn status_shows_counts_and_runs() {
+    let sim = Sim::start(
+        SimConfig::default().with_script("person0@example.com", [Fault::Status(400)]),
+    );
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(3));
+    exec(&mut run_cmd(&sim, &work, &csv));
+    let ran = exec(
+        atlas_invite()
+            .args(["status", "--format", "json", "--journal"])
+            .arg(work.journal()),
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let json: serde_json::Value = serde_json::from_str(ran.stdout.trim()).unwrap();
+    let count = |status: &str| {
+        json["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["status"] == status)
+            .map(|s| s["count"].as_i64().unwrap())
+    };
+    assert_eq!(count("invited"), Some(2));
+    assert_eq!(count("failed"), Some(1));
+    assert_eq!(json["runs"][0]["exit_code"], 1);
+
+    let ran = exec(atlas_invite().args(["status", "--journal"]).arg(work.journal()));
+    assert!(ran.stdout.contains("invited"), "{ran:?}");
+    assert!(ran.stdout.contains("Last runs"), "{ran:?}");
+
+    let ran = exec(atlas_invite().args(["status", "--journal"]).arg(work.path("none.db")));
+    assert_eq!(ran.code, 2, "{ran:?}");
+}
