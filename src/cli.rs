@@ -22,7 +22,7 @@ const ABOUT: &str = "Invite a CSV of people to a MongoDB Atlas organization: rat
 
 /// The whole command line.
 #[derive(Debug, Parser)]
-#[command(name = "atlas-invite", version, about = ABOUT, after_help = EXIT_CODES)]
+#[command(name = "atlas-invite", version, about = ABOUT, after_help = EXIT_CODES, args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -6,3 +6,6 @@ mod util;
 
 // `run`: outcomes, retries, reruns, exit codes, credentials.
 mod run;
+
+// Exactly-once: lost answers, hangs, SIGKILL, SIGTERM, concurrent runs, 429 storms.
+mod exactly_once;

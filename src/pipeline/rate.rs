@@ -18,13 +18,17 @@ use tokio::time::Instant;
 pub const MIN_RATE_PER_SEC: f64 = 0.2;
 /// Factor applied to the rate on a 429.
 pub const DECREASE_FACTOR: f64 = 0.7;
-/// After a decrease, further 429s within this window are the same overload and do not
-/// decrease the rate again.
-pub const DECREASE_COOLDOWN: Duration = Duration::from_secs(2);
-/// Without a 429 for this long, the rate grows by [`INCREASE_STEP`] of the configured rate.
-pub const INCREASE_INTERVAL: Duration = Duration::from_secs(3);
-/// Fraction of the configured rate added per quiet interval.
+/// After a decrease, further 429s within this window (or the pause, if longer) are the same
+/// overload and do not decrease the rate again.
+pub const DECREASE_COOLDOWN: Duration = Duration::from_secs(1);
+/// Without a 429 for this long, the rate grows by [`INCREASE_STEP`].
+pub const INCREASE_INTERVAL: Duration = Duration::from_secs(2);
+/// Fraction of the current rate added per quiet interval. Growing in proportion to the current
+/// rate, not the configured one, keeps a run configured far above the server's limit from
+/// overshooting it again right after adapting down.
 pub const INCREASE_STEP: f64 = 0.05;
+/// Smallest increase per quiet interval, so that very low rates recover too.
+pub const MIN_INCREASE_PER_SEC: f64 = 0.05;
 /// Longest pause a server's `Retry-After` can impose (a broken header must not stall a run for
 /// days); also used when a 429 says nothing about when to retry.
 pub const MAX_PAUSE: Duration = Duration::from_secs(300);
@@ -174,7 +178,8 @@ impl RateGate {
             .unwrap_or(state.last_change)
             .max(state.last_change);
         if now.duration_since(quiet_since) >= INCREASE_INTERVAL {
-            let rate = (state.rate + self.configured * INCREASE_STEP).min(self.configured);
+            let step = (state.rate * INCREASE_STEP).max(MIN_INCREASE_PER_SEC);
+            let rate = (state.rate + step).min(self.configured);
             set_rate(&mut state, rate, now);
         }
     }
@@ -282,6 +287,9 @@ mod tests {
         assert!((gate.current_rate() - 7.0).abs() < 1e-9);
         gate.on_success();
         assert!((gate.current_rate() - 7.0).abs() < 1e-9);
+        tokio::time::advance(INCREASE_INTERVAL).await;
+        gate.on_success();
+        assert!((gate.current_rate() - 7.35).abs() < 1e-9);
         for _ in 0..20 {
             tokio::time::advance(INCREASE_INTERVAL).await;
             gate.on_success();

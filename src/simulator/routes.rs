@@ -361,7 +361,7 @@ async fn answer(sim: &SimState, version: Version, org_id: &str, request: Request
     };
     let new = match validate(&bytes) {
         Ok(new) => new,
-        Err(error) => return answer.error(error),
+        Err(error) => return answer.error(*error),
     };
     let conn = parts.extensions.get::<ConnControl>().cloned();
     post(sim, &answer, org_id, &new, conn).await
@@ -548,7 +548,7 @@ impl Violations {
         });
     }
 
-    fn into_result<T>(self, value: T) -> Result<T, ApiError> {
+    fn into_result<T>(self, value: T) -> Result<T, Box<ApiError>> {
         match self.first {
             None => Ok(value),
             Some((code, detail)) => {
@@ -556,7 +556,7 @@ impl Violations {
                 error.bad_request_detail = Some(BadRequestDetail {
                     fields: self.fields,
                 });
-                Err(error)
+                Err(Box::new(error))
             }
         }
     }
@@ -566,20 +566,20 @@ const REQUEST_FIELDS: [&str; 4] = ["username", "roles", "teamIds", "groupRoleAss
 
 /// Validates an `OrganizationInvitationRequest` body the way Atlas does, reporting every field
 /// violation in `badRequestDetail.fields`.
-pub(crate) fn validate(body: &[u8]) -> Result<NewInvitation, ApiError> {
+pub(crate) fn validate(body: &[u8]) -> Result<NewInvitation, Box<ApiError>> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
+        Box::new(ApiError::new(
             400,
             "INVALID_JSON",
             format!("Received JSON is malformed: {e}."),
-        )
+        ))
     })?;
     let Value::Object(object) = value else {
-        return Err(ApiError::new(
+        return Err(Box::new(ApiError::new(
             400,
             "INVALID_JSON",
             "Received JSON is not an object: an OrganizationInvitationRequest was expected.",
-        ));
+        )));
     };
     let mut v = Violations::default();
     for key in object.keys() {

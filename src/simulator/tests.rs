@@ -709,28 +709,3 @@ async fn invalid_configs_do_not_start() {
     .expect("refused");
     assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn zz_bench() {
-    let sim = start(SimConfig { ..SimConfig::default() }).await;
-    let client = http_client();
-    let url = format!("{}{}", sim.base_url(), v2_path(ORG));
-    let started = std::time::Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for worker in 0..64 {
-        let (client, url) = (client.clone(), url.clone());
-        tasks.spawn(async move {
-            for i in 0..(20000 / 64 + 1) {
-                let r = client.post(&url).bearer_auth("secret")
-                    .header("Accept", MEDIA_TYPE_2023_01_01)
-                    .header("Content-Type", MEDIA_TYPE_2023_01_01)
-                    .body(invite_body(&format!("w{worker}-{i}@example.com")))
-                    .send().await.unwrap();
-                assert_eq!(r.status(), 200);
-                r.bytes().await.unwrap();
-            }
-        });
-    }
-    while let Some(r) = tasks.join_next().await { r.unwrap(); }
-    eprintln!("BENCH {:?} {:?}", started.elapsed(), sim.state().stats());
-}

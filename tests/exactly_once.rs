@@ -1,0 +1,288 @@
+//! Exactly-once: lost answers, hangs, crashes, concurrent runs and rate-limit storms never
+//! invite anybody twice, and the journal agrees with the server.
+
+use std::time::Duration;
+
+use atlas_invite::simulator::{Fault, RateLimit, SimConfig};
+
+use crate::util::*;
+
+/// The simulator lets a second invite for the same email create a second invitation, so any
+/// blind resend would be visible.
+fn duplicating() -> SimConfig {
+    SimConfig {
+        duplicate_invites: true,
+        ..SimConfig::default()
+    }
+}
+
+#[test]
+fn record_then_drop_never_produces_a_duplicate() {
+    let sim = Sim::start(
+        duplicating()
+            .with_script("person0@example.com", [Fault::RecordThenDrop])
+            .with_script("person2@example.com", [Fault::RecordThenDrop, Fault::RecordThenDrop]),
+    );
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(4));
+    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    for i in 0..4 {
+        let email = format!("person{i}@example.com");
+        assert_eq!(sim.invitations_for(&email), 1, "{email}");
+        assert_eq!(work.status_of(&email), "invited");
+    }
+    // The dropped request was resolved by a lookup that found the invitation and its id.
+    assert_eq!(
+        work.query("SELECT group_concat(outcome) FROM attempts WHERE email_key = 'person0@example.com' ORDER BY id"),
+        vec!["unknown,found"]
+    );
+    let id = work.query("SELECT invitation_id FROM invites WHERE email_key = 'person0@example.com'");
+    assert_eq!(
+        id[0],
+        sim.state().invitations_for("person0@example.com")[0].id.clone().unwrap()
+    );
+}
+
+#[test]
+fn a_hanging_request_times_out_then_is_looked_up_and_sent_once() {
+    let sim = Sim::start(duplicating().with_script("person0@example.com", [Fault::Hang]));
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(2));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--timeout", "500ms"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(sim.invitations_for("person0@example.com"), 1);
+    assert_eq!(
+        work.query("SELECT group_concat(outcome) FROM attempts WHERE email_key = 'person0@example.com' ORDER BY id"),
+        vec!["unknown,not_found,invited"]
+    );
+}
+
+#[test]
+fn broken_success_answers_are_resolved_by_lookup() {
+    let sim = Sim::start(
+        duplicating()
+            .with_script("person0@example.com", [Fault::TruncatedJson])
+            .with_script("person1@example.com", [Fault::OkWithoutId]),
+    );
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(2));
+    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    for email in ["person0@example.com", "person1@example.com"] {
+        assert_eq!(sim.invitations_for(email), 1, "{email}");
+        assert_eq!(work.status_of(email), "invited");
+        let id = work.query(&format!(
+            "SELECT invitation_id FROM invites WHERE email_key = '{email}'"
+        ));
+        assert_ne!(id[0], "NULL", "{email} got its id from the lookup");
+    }
+}
+
+#[test]
+fn html_error_pages_and_gateway_errors_are_retried_readably() {
+    let sim = Sim::start(
+        duplicating()
+            .with_script("person0@example.com", [Fault::Html503, Fault::BadGateway502Html]),
+    );
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(1));
+    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(sim.invitations_for("person0@example.com"), 1);
+    let details = work.query(
+        "SELECT detail FROM attempts WHERE email_key = 'person0@example.com' AND http_status = 503",
+    );
+    assert!(details[0].contains("503"), "{details:?}");
+    assert!(!details[0].contains('<'), "HTML tags are stripped: {details:?}");
+}
+
+#[test]
+fn already_invited_and_already_member_are_done_not_failed() {
+    let sim = Sim::start(SimConfig {
+        existing_members: vec!["Person1@Example.com".into()],
+        ..SimConfig::default()
+    });
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(1));
+    assert_eq!(exec(&mut run_cmd(&sim, &work, &csv)).code, 0);
+
+    // A second journal knows nothing, so it sends again: Atlas answers 409 for both.
+    let other = Work::new();
+    let csv = other.write("people.csv", people_csv(2));
+    let ran = exec(run_cmd(&sim, &other, &csv).args(["--format", "json"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let json = ran.json();
+    assert_eq!(json["already_invited"], 1);
+    assert_eq!(json["already_member"], 1);
+    assert_eq!(other.status_of("person0@example.com"), "already_invited");
+    assert_eq!(other.status_of("person1@example.com"), "already_member");
+    assert_eq!(sim.invitations_for("person0@example.com"), 1);
+}
+
+#[test]
+fn a_second_run_on_the_same_journal_is_refused() {
+    let sim = Sim::start(SimConfig {
+        latency: Duration::from_millis(100),
+        ..SimConfig::default()
+    });
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(30));
+    let mut first = run_cmd(&sim, &work, &csv)
+        .args(["--concurrency", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the first run holds the journal (it has sent something).
+    wait_until(|| sim.stats().requests > 0);
+    let requests = sim.stats().requests;
+    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("in use by another atlas-invite run"), "{ran:?}");
+    assert!(ran.stderr.contains("journal.db"), "{ran:?}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // The refused run sent nothing: every request since came from the first one, at most
+    // one at a time.
+    assert!(sim.stats().invite_posts <= requests + 30);
+}
+
+#[test]
+fn sigkill_at_any_point_then_rerun_invites_everyone_exactly_once() {
+    let sim = Sim::start(SimConfig {
+        latency: Duration::from_millis(30),
+        latency_jitter: Duration::from_millis(30),
+        duplicate_invites: true,
+        ..SimConfig::default()
+    });
+    let work = Work::new();
+    let n = 120;
+    let csv = work.write("people.csv", people_csv(n));
+    for kill_after in [5u64, 25, 60] {
+        let mut child = run_cmd(&sim, &work, &csv)
+            .args(["--concurrency", "8"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let target = sim.stats().invite_posts + kill_after;
+        wait_until(|| sim.stats().invite_posts >= target);
+        // SIGKILL: no chance to clean up.
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let in_flight = work.query("SELECT count(*) FROM invites WHERE status = 'in_flight'");
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--format", "json"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    for i in 0..n {
+        let email = format!("person{i}@example.com");
+        assert_eq!(sim.invitations_for(&email), 1, "{email} invited exactly once");
+        assert_eq!(work.status_of(&email), "invited", "{email}");
+    }
+    // The journal's ids are the server's.
+    let ids = work.query("SELECT invitation_id FROM invites ORDER BY email_key");
+    let mut server: Vec<String> = sim
+        .state()
+        .invitations()
+        .into_iter()
+        .map(|inv| (inv.username.unwrap().to_lowercase(), inv.id.unwrap()))
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_values()
+        .collect();
+    let mut ours = ids.clone();
+    ours.sort();
+    server.sort();
+    assert_eq!(ours, server);
+    assert_eq!(sim.stats().created, n as u64);
+    // Sanity: the kills did leave something unresolved for the final run to check.
+    let left: u64 = in_flight[0].parse().unwrap();
+    let lookups = work.query("SELECT count(*) FROM attempts WHERE kind = 'lookup'");
+    assert!(left == 0 || lookups[0] != "0", "in_flight rows were looked up");
+}
+
+#[test]
+fn a_run_faster_than_the_server_converges_with_few_429s() {
+    let sim = Sim::start(SimConfig {
+        rate_limit: Some(RateLimit {
+            per_second: 100.0,
+            burst: 100,
+        }),
+        ..SimConfig::default()
+    });
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(700));
+    let ran = exec(
+        run_cmd(&sim, &work, &csv).args(["--rate", "1000/s", "--concurrency", "8", "--format", "json"]),
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let stats = sim.stats();
+    assert_eq!(stats.created, 700);
+    let share = stats.rate_limited as f64 / stats.invite_posts as f64;
+    assert!(share < 0.10, "429s were {:.1}% of requests: {stats:?}", share * 100.0);
+}
+
+#[test]
+fn a_rate_limit_without_retry_after_is_still_honoured() {
+    let sim = Sim::start(SimConfig {
+        retry_after_header: false,
+        ..SimConfig::default()
+    }
+    .with_script("person0@example.com", [Fault::RateLimited { retry_after: None }]));
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(2));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--format", "json"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(ran.json()["rate_limited"], 1);
+    assert_eq!(sim.invitations_for("person0@example.com"), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_cleanly_and_the_rerun_finishes() {
+    let sim = Sim::start(SimConfig {
+        latency: Duration::from_millis(50),
+        duplicate_invites: true,
+        ..SimConfig::default()
+    });
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(60));
+    let child = run_cmd(&sim, &work, &csv)
+        .args(["--concurrency", "2", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(|| sim.stats().invite_posts >= 6);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["stopped"], "interrupted");
+    assert!(summary["unfinished"].as_u64().unwrap() > 0);
+    // Every request sent before the stop finished and was recorded: nothing is in flight.
+    assert_eq!(
+        work.query("SELECT count(*) FROM invites WHERE status = 'in_flight'"),
+        vec!["0"]
+    );
+    assert_eq!(work.query("SELECT exit_code FROM runs"), vec!["3"]);
+
+    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(sim.stats().created, 60);
+    assert!(sim.state().invitations().len() == 60);
+}
+
+/// Polls `check` for up to 20 seconds.
+fn wait_until(check: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "condition not reached in time");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
