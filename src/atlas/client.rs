@@ -253,7 +253,8 @@ fn status_error(
 ) -> CallError {
     let api = serde_json::from_slice::<ApiError>(body)
         .ok()
-        .filter(|e| !e.error_code.is_empty() || e.detail.is_some());
+        .filter(|e| !e.error_code.is_empty() || e.detail.is_some())
+        .map(Box::new);
     let body = if api.is_some() {
         String::new()
     } else {

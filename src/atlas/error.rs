@@ -13,11 +13,11 @@ use super::model::ApiError;
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
     /// Atlas (or a proxy in front of it) answered with an error status.
-    #[error("{}", status_text(*status, api.as_ref(), body))]
+    #[error("{}", status_text(*status, api.as_deref(), body))]
     Status {
         status: u16,
-        /// The `ApiError` body, when the body was one.
-        api: Option<ApiError>,
+        /// The `ApiError` body, when the body was one (boxed: it is large and rare).
+        api: Option<Box<ApiError>>,
         /// The start of the body, when it was not an `ApiError` (e.g. a proxy's HTML page).
         body: String,
         /// `X-Error-Code` header, sent by some Atlas answers without a JSON body.
@@ -219,7 +219,7 @@ mod tests {
     fn status(status: u16, code: &str, detail: &str) -> CallError {
         CallError::Status {
             status,
-            api: Some(ApiError::new(status, code, detail)),
+            api: Some(Box::new(ApiError::new(status, code, detail))),
             body: String::new(),
             error_code_header: None,
             rate: RateHeaders::default(),

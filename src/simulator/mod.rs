@@ -11,13 +11,15 @@
 //! Files, each owning one thing:
 //! - `config.rs`: [`SimConfig`], [`RateLimit`] and [`Fault`], i.e. what a run looks like;
 //! - `state.rs`: [`SimState`] and [`SimStats`], i.e. what the simulator remembers;
-//! - `routes.rs`: the HTTP surface (checks, validation, faults, answer shapes);
+//! - `routes.rs`: the HTTP surface (checks, faults, answer shapes);
+//! - `validate.rs`: invitation request validation with Atlas' error codes;
 //! - `server.rs`: [`Simulator`], [`SimulatorHandle`] and [`serve_until_killed`].
 
 mod config;
 mod routes;
 mod server;
 mod state;
+mod validate;
 
 pub use config::{Fault, RateLimit, SimConfig};
 pub use server::{Simulator, SimulatorHandle, serve_until_killed};
