@@ -376,6 +376,103 @@ mod tests {
         assert!(client.invites_url.contains("/api/atlas/v1.0/orgs/"));
     }
 
+    /// Serves one canned raw answer to every connection on 127.0.0.1, or none at all.
+    async fn raw_server(answer: Option<Vec<u8>>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let _ = socket.read(&mut buf).await;
+                    match answer {
+                        Some(bytes) => {
+                            let _ = socket.write_all(&bytes).await;
+                        }
+                        // Accept, read, and never answer.
+                        None => tokio::time::sleep(Duration::from_secs(3600)).await,
+                    }
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn request() -> InvitationRequest {
+        InvitationRequest {
+            username: "a@example.com".into(),
+            roles: vec![crate::atlas::model::OrgRole::OrgMember],
+            team_ids: vec![],
+            group_role_assignments: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_times_out_as_unknown() {
+        let base = raw_server(None).await;
+        let mut cfg = config(&base);
+        cfg.timeout = Duration::from_millis(300);
+        let client = AtlasClient::new(&cfg).unwrap();
+        let err = client.invite(&request()).await.unwrap_err();
+        assert!(matches!(err, CallError::NoAnswer(_)), "{err}");
+        assert_eq!(err.class(), crate::atlas::error::ErrorClass::Unknown);
+        assert!(err.to_string().contains("timed out"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_huge_body_is_refused_without_buffering_it() {
+        let mut answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            4 * MAX_BODY_BYTES
+        )
+        .into_bytes();
+        answer.extend(std::iter::repeat_n(b' ', 4 * MAX_BODY_BYTES));
+        let base = raw_server(Some(answer)).await;
+        let client = AtlasClient::new(&config(&base)).unwrap();
+        let err = client.invite(&request()).await.unwrap_err();
+        assert!(
+            matches!(&err, CallError::BadAnswer { message, .. } if message.contains("larger than")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_not_sent() {
+        // Bind then drop, so the port is (almost certainly) closed.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let client = AtlasClient::new(&config(&format!("http://127.0.0.1:{port}"))).unwrap();
+        let err = client.invite(&request()).await.unwrap_err();
+        assert!(matches!(err, CallError::NotSent(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_error_answer_keeps_status_code_and_headers() {
+        let body = r#"{"error":429,"errorCode":"RATE_LIMITED_TOKEN_BUCKET","detail":"Please retry after 4 seconds."}"#;
+        let answer = format!(
+            "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 2\r\nratelimit-limit: 10\r\nratelimit-remaining: 0\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let base = raw_server(Some(answer.into_bytes())).await;
+        let client = AtlasClient::new(&config(&base)).unwrap();
+        let err = client.invite(&request()).await.unwrap_err();
+        let CallError::Status { status, rate, .. } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(*status, 429);
+        assert_eq!(rate.retry_after, Some(Duration::from_secs(2)));
+        assert_eq!(rate.limit, Some(10));
+        assert_eq!(rate.remaining, Some(0));
+        assert_eq!(err.error_code(), Some("RATE_LIMITED_TOKEN_BUCKET"));
+    }
+
     #[test]
     fn non_json_error_bodies_are_summarised() {
         let e = status_error(

@@ -14,6 +14,8 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
+use crate::atlas::error::RateHeaders;
+
 /// The rate never adapts below this, so a run always makes progress.
 pub const MIN_RATE_PER_SEC: f64 = 0.2;
 /// Factor applied to the rate on a 429.
@@ -29,6 +31,11 @@ pub const INCREASE_INTERVAL: Duration = Duration::from_secs(2);
 pub const INCREASE_STEP: f64 = 0.05;
 /// Smallest increase per quiet interval, so that very low rates recover too.
 pub const MIN_INCREASE_PER_SEC: f64 = 0.05;
+/// Factor applied when an answer's `RateLimit-Remaining` shows the server's budget nearly
+/// spent: a gentle slowdown that usually avoids the 429 altogether.
+pub const SOFT_DECREASE_FACTOR: f64 = 0.9;
+/// `RateLimit-Remaining` below this share of `RateLimit-Limit` counts as nearly spent.
+pub const LOW_REMAINING_SHARE: f64 = 0.1;
 /// Longest pause a server's `Retry-After` can impose (a broken header must not stall a run for
 /// days); also used when a 429 says nothing about when to retry.
 pub const MAX_PAUSE: Duration = Duration::from_secs(300);
@@ -168,11 +175,32 @@ impl RateGate {
 
     /// Records an answer that was not a 429: the rate creeps back up after a quiet interval.
     pub fn on_success(&self) {
+        self.on_answer(&RateHeaders::default());
+    }
+
+    /// Records an answer that was not a 429, with its `RateLimit-*` headers. When they show the
+    /// server's budget nearly spent, the rate eases off before a 429 forces it to; otherwise it
+    /// creeps back up after a quiet interval.
+    pub fn on_answer(&self, headers: &RateHeaders) {
+        let now = Instant::now();
         let mut state = self.lock();
+        if let (Some(limit), Some(remaining)) = (headers.limit, headers.remaining)
+            && limit > 0
+            && (remaining as f64) < limit as f64 * LOW_REMAINING_SHARE
+        {
+            let cooled = state
+                .last_decrease
+                .is_none_or(|t| now.duration_since(t) >= DECREASE_COOLDOWN);
+            if cooled {
+                let rate = (state.rate * SOFT_DECREASE_FACTOR).max(MIN_RATE_PER_SEC);
+                set_rate(&mut state, rate, now);
+                state.last_decrease = Some(now);
+            }
+            return;
+        }
         if state.rate >= self.configured {
             return;
         }
-        let now = Instant::now();
         let quiet_since = state
             .last_decrease
             .unwrap_or(state.last_change)
@@ -295,6 +323,32 @@ mod tests {
             gate.on_success();
         }
         assert!((gate.current_rate() - 10.0).abs() < 1e-9);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_nearly_spent_budget_eases_the_rate_without_pausing() {
+        let gate = RateGate::new(Rate::per_second(100.0));
+        let low = RateHeaders {
+            retry_after: None,
+            limit: Some(100),
+            remaining: Some(3),
+        };
+        gate.on_answer(&low);
+        assert!((gate.current_rate() - 90.0).abs() < 1e-9);
+        // Once per cooldown, and never a pause.
+        gate.on_answer(&low);
+        assert!((gate.current_rate() - 90.0).abs() < 1e-9);
+        let start = Instant::now();
+        gate.acquire().await;
+        assert_eq!(Instant::now(), start);
+        // A healthy budget lets it grow again after a quiet interval.
+        tokio::time::advance(INCREASE_INTERVAL).await;
+        gate.on_answer(&RateHeaders {
+            retry_after: None,
+            limit: Some(100),
+            remaining: Some(80),
+        });
+        assert!(gate.current_rate() > 90.0);
     }
 
     #[test]

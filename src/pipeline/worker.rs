@@ -134,7 +134,7 @@ impl RowTask {
         let endpoint = shared.client.api().invite_endpoint();
         match result {
             Ok(answer) => {
-                shared.gate.on_success();
+                shared.gate.on_answer(&answer.rate);
                 self.last = Last {
                     http_status: Some(answer.status),
                     ..Last::default()
@@ -163,7 +163,7 @@ impl RowTask {
         let endpoint = shared.client.api().lookup_endpoint();
         match result {
             Ok(answer) => {
-                shared.gate.on_success();
+                shared.gate.on_answer(&answer.rate);
                 self.last = Last {
                     http_status: Some(answer.status),
                     ..Last::default()
@@ -206,8 +206,10 @@ impl RowTask {
     ) -> Next {
         self.last = Last::from_error(&error);
         let class = error.class();
-        if !matches!(class, ErrorClass::RateLimited { .. }) {
-            self.shared.gate.on_success();
+        if let (false, CallError::Status { rate, .. }) =
+            (matches!(class, ErrorClass::RateLimited { .. }), &error)
+        {
+            self.shared.gate.on_answer(rate);
         }
         let (outcome, next) = match class {
             ErrorClass::AlreadyInvited if kind == AttemptKind::Invite => (
