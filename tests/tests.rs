@@ -9,3 +9,6 @@ mod run;
 
 // Exactly-once: lost answers, hangs, SIGKILL, SIGTERM, concurrent runs, 429 storms.
 mod exactly_once;
+
+// `validate` on messy files, and the `simulate` subcommand.
+mod validate;
