@@ -40,6 +40,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Serve the built-in Atlas simulator on 127.0.0.1 until killed.
     Simulate(SimulateArgs),
+    /// Check credentials, organization access and the endpoint with one harmless request.
+    Doctor(DoctorArgs),
 }
 
 const RUN_HELP: &str = "\
@@ -62,6 +64,9 @@ pub enum ApiArg {
     /// POST /api/atlas/v1.0/orgs/{orgId}/invites (application/json).
     #[value(name = "invites-v1")]
     InvitesV1,
+    /// POST /api/atlas/v2/orgs/{orgId}/users (application/vnd.atlas.2025-02-19+json), the
+    /// replacement of the deprecated invite endpoints.
+    Users,
 }
 
 impl From<ApiArg> for Api {
@@ -69,6 +74,7 @@ impl From<ApiArg> for Api {
         match arg {
             ApiArg::Invites => Api::Invites,
             ApiArg::InvitesV1 => Api::InvitesV1,
+            ApiArg::Users => Api::Users,
         }
     }
 }
@@ -90,17 +96,31 @@ pub struct AtlasArgs {
     #[arg(long, env = "MONGODB_ATLAS_ORG_ID", value_parser = parse_org_id)]
     pub org: Option<String>,
 
-    /// Atlas base URL.
-    #[arg(
-        long,
-        env = "MONGODB_ATLAS_BASE_URL",
-        default_value = "https://cloud.mongodb.com"
-    )]
-    pub base_url: String,
+    /// Atlas base URL [default: MONGODB_ATLAS_OPS_MANAGER_URL, else https://cloud.mongodb.com].
+    #[arg(long, env = "MONGODB_ATLAS_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
 
     /// Endpoint used to invite.
     #[arg(long, value_enum, default_value_t = ApiArg::Invites)]
     pub api: ApiArg,
+}
+
+/// The Atlas base URL used when neither `--base-url` nor an environment variable names one.
+pub const DEFAULT_BASE_URL: &str = "https://cloud.mongodb.com";
+
+impl AtlasArgs {
+    /// `--base-url`, else `MONGODB_ATLAS_BASE_URL` (both read by clap), else
+    /// `MONGODB_ATLAS_OPS_MANAGER_URL` (the Atlas CLI's name), else the public Atlas.
+    pub fn base_url(&self) -> String {
+        self.base_url
+            .clone()
+            .or_else(|| {
+                std::env::var("MONGODB_ATLAS_OPS_MANAGER_URL")
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+            })
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
+    }
 }
 
 /// The journal's location.
@@ -161,11 +181,31 @@ pub struct RunArgs {
     #[arg(long)]
     pub simulate: bool,
 
+    /// Send envelope=true and read each answer's status from its body, for proxies that hide
+    /// status codes.
+    #[arg(long)]
+    pub envelope: bool,
+
     /// Print no progress and no text summary.
     #[arg(long, short)]
     pub quiet: bool,
 
     /// Format of the final summary.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `atlas-invite doctor`.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub atlas: AtlasArgs,
+
+    /// Limit of the check request.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }

@@ -1,26 +1,33 @@
 //! The HTTP client for the invite endpoints: one `reqwest::Client` with keep-alive connections
-//! shared by every worker, versioned media types, the credentials header, a per-request timeout
-//! and a cap on how much of an answer is read.
+//! shared by every worker, versioned media types, per-request credentials from the
+//! [`Authenticator`], a per-request timeout, an optional `envelope=true`, and a cap on how much
+//! of an answer is read.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
-use reqwest::{Method, StatusCode};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
+use reqwest::{Method, StatusCode, Url};
 
-use super::auth::Credentials;
+use super::auth::{Authenticator, Credentials};
 use super::error::{CallError, RateHeaders, summarise_body};
-use super::model::{ApiError, Invitation, InvitationRequest, MEDIA_TYPE_2023_01_01};
+use super::model::{
+    ApiError, InvitationRequest, Invitation, MEDIA_TYPE_2023_01_01, MEDIA_TYPE_2025_02_19,
+    OrgUser, OrgUserPage, OrgUserRequest,
+};
 
 /// Largest answer body read; anything longer is a broken answer, not something to buffer.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Which invite endpoint to use.
+/// Which endpoint invites people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
-    /// `POST /api/atlas/v2/orgs/{orgId}/invites`, version 2023-01-01.
+    /// `POST /api/atlas/v2/orgs/{orgId}/invites`, version 2023-01-01 (deprecated by Atlas).
     Invites,
     /// `POST /api/atlas/v1.0/orgs/{orgId}/invites`, plain `application/json`.
     InvitesV1,
+    /// `POST /api/atlas/v2/orgs/{orgId}/users`, version 2025-02-19: the replacement.
+    Users,
 }
 
 impl Api {
@@ -29,13 +36,15 @@ impl Api {
         match self {
             Api::Invites => "invites",
             Api::InvitesV1 => "invites-v1",
+            Api::Users => "users",
         }
     }
 
-    fn invites_path(self, org_id: &str) -> String {
+    fn path(self, org_id: &str) -> String {
         match self {
             Api::Invites => format!("/api/atlas/v2/orgs/{org_id}/invites"),
             Api::InvitesV1 => format!("/api/atlas/v1.0/orgs/{org_id}/invites"),
+            Api::Users => format!("/api/atlas/v2/orgs/{org_id}/users"),
         }
     }
 
@@ -43,6 +52,7 @@ impl Api {
         match self {
             Api::Invites => MEDIA_TYPE_2023_01_01,
             Api::InvitesV1 => "application/json",
+            Api::Users => MEDIA_TYPE_2025_02_19,
         }
     }
 
@@ -51,6 +61,7 @@ impl Api {
         match self {
             Api::Invites => "POST /api/atlas/v2/orgs/{orgId}/invites",
             Api::InvitesV1 => "POST /api/atlas/v1.0/orgs/{orgId}/invites",
+            Api::Users => "POST /api/atlas/v2/orgs/{orgId}/users",
         }
     }
 
@@ -59,6 +70,7 @@ impl Api {
         match self {
             Api::Invites => "GET /api/atlas/v2/orgs/{orgId}/invites?username=",
             Api::InvitesV1 => "GET /api/atlas/v1.0/orgs/{orgId}/invites?username=",
+            Api::Users => "GET /api/atlas/v2/orgs/{orgId}/users?username=",
         }
     }
 }
@@ -74,6 +86,9 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Requests in flight at once, so that as many connections stay open for reuse.
     pub concurrency: usize,
+    /// Send `envelope=true` and read the status from the body, for proxies that hide status
+    /// codes.
+    pub envelope: bool,
 }
 
 /// The client could not be built from its configuration.
@@ -99,24 +114,39 @@ pub struct Answer<T> {
     pub sunset: Option<String>,
 }
 
+impl<T> Answer<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U> {
+        Answer {
+            value: f(self.value),
+            status: self.status,
+            rate: self.rate,
+            sunset: self.sunset,
+        }
+    }
+}
+
 /// Talks to one organization through one invite endpoint.
 #[derive(Debug, Clone)]
 pub struct AtlasClient {
     http: reqwest::Client,
-    invites_url: String,
+    base: Url,
+    url: Url,
     api: Api,
+    org_id: String,
+    envelope: bool,
+    auth: Arc<Authenticator>,
 }
 
 impl AtlasClient {
     /// Builds the client; fails on a malformed base URL or on plain http to a remote host.
     pub fn new(config: &ClientConfig) -> Result<AtlasClient, ClientError> {
-        let base = config.base_url.trim_end_matches('/');
-        let url = reqwest::Url::parse(base).map_err(|e| ClientError::BaseUrl {
+        let base_text = config.base_url.trim_end_matches('/');
+        let base = Url::parse(base_text).map_err(|e| ClientError::BaseUrl {
             url: config.base_url.clone(),
             reason: e.to_string(),
         })?;
-        let host = url.host_str().unwrap_or_default().to_owned();
-        match url.scheme() {
+        let host = base.host_str().unwrap_or_default().to_owned();
+        match base.scheme() {
             "https" => {}
             "http" if is_loopback(&host) => {}
             "http" => return Err(ClientError::InsecureBaseUrl { host }),
@@ -127,22 +157,17 @@ impl AtlasClient {
                 });
             }
         }
+        let url = Url::parse(&format!("{base_text}{}", config.api.path(&config.org_id)))
+            .map_err(|e| ClientError::BaseUrl {
+                url: config.base_url.clone(),
+                reason: e.to_string(),
+            })?;
 
         // The TLS backend is rustls on `ring`; installing it is idempotent, and a second
         // install (already done by an earlier client) is not an error worth reporting.
         let _ = rustls::crypto::ring::default_provider().install_default();
 
-        let mut headers = HeaderMap::new();
-        let mut auth =
-            HeaderValue::from_str(&config.credentials.authorization()).map_err(|_| {
-                ClientError::Build("the access token contains invalid characters".into())
-            })?;
-        // Marks the value so that reqwest and hyper never print it.
-        auth.set_sensitive(true);
-        headers.insert(AUTHORIZATION, auth);
-        headers.insert(ACCEPT, HeaderValue::from_static(config.api.media_type()));
         let http = reqwest::Client::builder()
-            .default_headers(headers)
             .user_agent(concat!("atlas-invite/", env!("CARGO_PKG_VERSION")))
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
@@ -151,8 +176,12 @@ impl AtlasClient {
             .map_err(|e| ClientError::Build(e.to_string()))?;
         Ok(AtlasClient {
             http,
-            invites_url: format!("{base}{}", config.api.invites_path(&config.org_id)),
+            auth: Arc::new(Authenticator::new(&config.credentials, base_text)),
+            base,
+            url,
             api: config.api,
+            org_id: config.org_id.clone(),
+            envelope: config.envelope,
         })
     }
 
@@ -161,64 +190,161 @@ impl AtlasClient {
         self.api
     }
 
-    /// `POST /orgs/{orgId}/invites`: invites one person.
+    /// The organization this client invites into.
+    pub fn org_id(&self) -> &str {
+        &self.org_id
+    }
+
+    /// `POST /orgs/{orgId}/invites` (or `/users`): invites one person. The answer's `id` is the
+    /// invitation id (or, for the users endpoint, the pending user's id).
     pub async fn invite(
         &self,
         request: &InvitationRequest,
     ) -> Result<Answer<Invitation>, CallError> {
-        let body = serde_json::to_vec(request).map_err(|e| CallError::BadAnswer {
+        let encoded = match self.api {
+            Api::Users => serde_json::to_vec(&OrgUserRequest::from(request)),
+            Api::Invites | Api::InvitesV1 => serde_json::to_vec(request),
+        };
+        let body = encoded.map_err(|e| CallError::BadAnswer {
             status: 0,
             message: format!("failed to encode the request: {e}"),
         })?;
-        let builder = self
-            .http
-            .request(Method::POST, &self.invites_url)
-            .header(CONTENT_TYPE, self.api.media_type())
-            .body(body);
-        let answer = self.send(builder).await?;
-        let invitation: Invitation = parse_json(answer.status, &answer.value)?;
-        match invitation.id.as_deref() {
-            Some(id) if !id.is_empty() => {}
-            _ => {
-                return Err(CallError::BadAnswer {
-                    status: answer.status,
-                    message: "the answer has no invitation id".into(),
-                });
+        let answer = self
+            .send(Method::POST, self.url.clone(), Some(body), self.api.media_type())
+            .await?;
+        let status = answer.status;
+        let invitation = match self.api {
+            Api::Users => {
+                let user: OrgUser = parse_json(status, &answer.value)?;
+                Invitation {
+                    id: user.id,
+                    username: user.username,
+                    ..Invitation::default()
+                }
             }
+            Api::Invites | Api::InvitesV1 => parse_json(status, &answer.value)?,
+        };
+        if invitation.id.as_deref().is_none_or(str::is_empty) {
+            return Err(CallError::BadAnswer {
+                status,
+                message: "the answer has no invitation id".into(),
+            });
         }
-        Ok(Answer {
-            value: invitation,
-            status: answer.status,
-            rate: answer.rate,
-            sunset: answer.sunset,
-        })
+        Ok(answer.map(|_| invitation))
     }
 
-    /// `GET /orgs/{orgId}/invites?username=`: the pending invitation for `email`, if any.
+    /// The pending invitation (or, for the users endpoint, the pending or active user) for
+    /// `email`, if any.
     pub async fn find_invitation(
         &self,
         email: &str,
     ) -> Result<Answer<Option<Invitation>>, CallError> {
-        let builder = self
-            .http
-            .request(Method::GET, &self.invites_url)
-            .query(&[("username", email)]);
-        let answer = self.send(builder).await?;
-        let list: Vec<Invitation> = parse_json(answer.status, &answer.value)?;
-        let found = list.into_iter().find(|inv| {
-            inv.username
-                .as_deref()
-                .is_some_and(|u| u.eq_ignore_ascii_case(email))
-        });
-        Ok(Answer {
-            value: found,
-            status: answer.status,
-            rate: answer.rate,
-            sunset: answer.sunset,
-        })
+        let mut url = self.url.clone();
+        url.query_pairs_mut().append_pair("username", email);
+        let answer = self
+            .send(Method::GET, url, None, self.api.media_type())
+            .await?;
+        let status = answer.status;
+        let matches = |u: &Option<String>| u.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(email));
+        let found = match self.api {
+            Api::Users => {
+                let page: OrgUserPage = parse_json(status, &answer.value)?;
+                page.results
+                    .into_iter()
+                    .find(|u| matches(&u.username))
+                    .map(|u| Invitation {
+                        id: u.id,
+                        username: u.username,
+                        ..Invitation::default()
+                    })
+            }
+            Api::Invites | Api::InvitesV1 => {
+                let list: Vec<Invitation> = parse_json(status, &answer.value)?;
+                list.into_iter().find(|inv| matches(&inv.username))
+            }
+        };
+        Ok(answer.map(|_| found))
     }
 
-    async fn send(&self, builder: reqwest::RequestBuilder) -> Result<Answer<Vec<u8>>, CallError> {
+    /// A GET on `path` (relative to the base URL) with `query`, in `media_type`; the answer's
+    /// body as bytes. Used for harmless checks and listings.
+    pub async fn get(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        media_type: &str,
+    ) -> Result<Answer<Vec<u8>>, CallError> {
+        let mut url = self.base.join(path).map_err(|e| CallError::BadAnswer {
+            status: 0,
+            message: format!("invalid path {path}: {e}"),
+        })?;
+        for (name, value) in query {
+            url.query_pairs_mut().append_pair(name, value);
+        }
+        self.send(Method::GET, url, None, media_type).await
+    }
+
+    /// Sends one request, authenticating it; on a 401 it lets the authenticator renew a token
+    /// or answer a Digest challenge and sends once more.
+    async fn send(
+        &self,
+        method: Method,
+        mut url: Url,
+        body: Option<Vec<u8>>,
+        media_type: &str,
+    ) -> Result<Answer<Vec<u8>>, CallError> {
+        if self.envelope {
+            url.query_pairs_mut().append_pair("envelope", "true");
+        }
+        let path_and_query = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        // A Digest key may need one unauthenticated request to get its first challenge, then
+        // the signed one; a token may need one renewal. Three tries cover both.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let auth = self.auth.authorize(&self.http, &method, &path_and_query).await?;
+            let mut builder = self
+                .http
+                .request(method.clone(), url.clone())
+                .header(ACCEPT, media_type);
+            if let Some(value) = &auth.value {
+                builder = builder.header(AUTHORIZATION, value.clone());
+            }
+            if let Some(body) = &body {
+                builder = builder.header(CONTENT_TYPE, media_type).body(body.clone());
+            }
+            let (status, headers, bytes) = self.receive(builder).await?;
+            if status == StatusCode::UNAUTHORIZED && tries < 3 {
+                let challenges: Vec<String> = headers
+                    .get_all(WWW_AUTHENTICATE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                    .collect();
+                if self.auth.unauthorized(&auth, &challenges).await {
+                    continue;
+                }
+            }
+            let rate = rate_headers(&headers);
+            if status.is_success() {
+                return Ok(Answer {
+                    value: bytes,
+                    status: status.as_u16(),
+                    rate,
+                    sunset: header_text(&headers, "sunset"),
+                });
+            }
+            return Err(status_error(status, &headers, &bytes, rate));
+        }
+    }
+
+    /// Sends the request and reads the answer, unwrapping an envelope when one was asked for.
+    async fn receive(
+        &self,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), CallError> {
         let mut response = builder.send().await.map_err(transport_error)?;
         let status = response.status();
         let headers = response.headers().clone();
@@ -232,17 +358,32 @@ impl AtlasClient {
             }
             body.extend_from_slice(&chunk);
         }
-        let rate = rate_headers(&headers);
-        if status.is_success() {
-            return Ok(Answer {
-                value: body,
-                status: status.as_u16(),
-                rate,
-                sunset: header_text(&headers, "sunset"),
-            });
+        if self.envelope && status == StatusCode::OK {
+            return unwrap_envelope(&body).map(|(status, content)| (status, headers, content));
         }
-        Err(status_error(status, &headers, &body, rate))
+        Ok((status, headers, body))
     }
+}
+
+/// `{"status": N, "content": …}` → (N, content). A body without an envelope is a broken answer:
+/// its real status is unknown.
+fn unwrap_envelope(body: &[u8]) -> Result<(StatusCode, Vec<u8>), CallError> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        status: u16,
+        #[serde(default)]
+        content: serde_json::Value,
+    }
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| CallError::BadAnswer {
+        status: 200,
+        message: format!("expected an envelope with status and content ({e}): {}", summarise_body(body)),
+    })?;
+    let status = StatusCode::from_u16(envelope.status).map_err(|_| CallError::BadAnswer {
+        status: 200,
+        message: format!("the envelope's status {} is not an HTTP status", envelope.status),
+    })?;
+    let content = serde_json::to_vec(&envelope.content).unwrap_or_default();
+    Ok((status, content))
 }
 
 fn status_error(
@@ -296,7 +437,7 @@ fn transport_error(e: reqwest::Error) -> CallError {
 }
 
 /// The error with its sources, which is where hyper says "connection closed before message
-/// completed" and the like; the URL is left out (it is the same for every request).
+/// completed" and the like.
 fn error_chain(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -312,7 +453,8 @@ fn error_chain(e: &reqwest::Error) -> String {
 }
 
 fn rate_headers(headers: &HeaderMap) -> RateHeaders {
-    let number = |name: &str| header_text(headers, name).and_then(|v| v.trim().parse::<u64>().ok());
+    let number =
+        |name: &str| header_text(headers, name).and_then(|v| v.trim().parse::<u64>().ok());
     RateHeaders {
         retry_after: number("retry-after").map(Duration::from_secs),
         limit: number("ratelimit-limit"),
@@ -348,6 +490,7 @@ mod tests {
             credentials: Credentials::AccessToken(Secret::new("t")),
             timeout: Duration::from_secs(5),
             concurrency: 4,
+            envelope: false,
         }
     }
 
@@ -367,13 +510,17 @@ mod tests {
     fn endpoints_follow_the_chosen_api() {
         let client = AtlasClient::new(&config("https://cloud.mongodb.com/")).unwrap();
         assert_eq!(
-            client.invites_url,
+            client.url.as_str(),
             "https://cloud.mongodb.com/api/atlas/v2/orgs/5f1e2d3c4b5a697887766554/invites"
         );
         let mut v1 = config("https://cloud.mongodb.com");
         v1.api = Api::InvitesV1;
         let client = AtlasClient::new(&v1).unwrap();
-        assert!(client.invites_url.contains("/api/atlas/v1.0/orgs/"));
+        assert!(client.url.as_str().contains("/api/atlas/v1.0/orgs/"));
+        let mut users = config("https://cloud.mongodb.com");
+        users.api = Api::Users;
+        let client = AtlasClient::new(&users).unwrap();
+        assert!(client.url.as_str().ends_with("/users"));
     }
 
     /// Serves one canned raw answer to every connection on 127.0.0.1, or none at all.

@@ -134,6 +134,79 @@ pub struct InvitationRequest {
     pub group_role_assignments: Vec<GroupRoleAssignment>,
 }
 
+/// `GroupRoleAssignment` of the users resource: the project roles for one project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserGroupRoles {
+    pub group_id: String,
+    pub group_roles: Vec<String>,
+}
+
+/// `OrgUserRolesRequest`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgUserRoles {
+    pub org_roles: Vec<OrgRole>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_role_assignments: Vec<UserGroupRoles>,
+}
+
+/// `OrgUserRequest`: the body of `POST /orgs/{orgId}/users` (version 2025-02-19).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgUserRequest {
+    pub username: String,
+    pub roles: OrgUserRoles,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub team_ids: Vec<String>,
+}
+
+impl From<&InvitationRequest> for OrgUserRequest {
+    fn from(request: &InvitationRequest) -> OrgUserRequest {
+        OrgUserRequest {
+            username: request.username.clone(),
+            roles: OrgUserRoles {
+                org_roles: request.roles.clone(),
+                group_role_assignments: request
+                    .group_role_assignments
+                    .iter()
+                    .map(|a| UserGroupRoles {
+                        group_id: a.group_id.clone(),
+                        group_roles: a.roles.clone(),
+                    })
+                    .collect(),
+            },
+            team_ids: request.team_ids.clone(),
+        }
+    }
+}
+
+/// `OrgUserResponse`, as far as the client needs it: which user, in which state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgUser {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// `PENDING`, `ACTIVE`, `INVITATION_EXPIRED` or `INVITATION_REJECTED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_membership_status: Option<String>,
+}
+
+/// `PaginatedOrgUserView`: one page of users.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgUserPage {
+    #[serde(default)]
+    pub results: Vec<OrgUser>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<u64>,
+}
+
+/// Media type of the 2025-02-19 version of the users resource.
+pub const MEDIA_TYPE_2025_02_19: &str = "application/vnd.atlas.2025-02-19+json";
+
 /// `GroupRole`: one project role as the invitation echoes it back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,5 +1,6 @@
 //! One module per subcommand; [`dispatch`] picks the one the command line names.
 
+mod doctor;
 mod run;
 mod simulate;
 mod status;
@@ -17,6 +18,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::Validate(args) => validate::validate(&args),
         Command::Status(args) => status::status(&args),
         Command::Simulate(args) => simulate::simulate(args).await,
+        Command::Doctor(args) => doctor::doctor(&args).await,
     }
 }
 

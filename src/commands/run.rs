@@ -116,6 +116,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         credentials,
         timeout: args.timeout,
         concurrency: args.concurrency.into(),
+        envelope: args.envelope,
     })
     .map_err(Failure::usage)?;
 
@@ -265,7 +266,7 @@ async fn target(args: &RunArgs) -> Result<Target, Failure> {
     };
     Ok(Target {
         org_id,
-        base_url: args.atlas.base_url.clone(),
+        base_url: args.atlas.base_url(),
         credentials,
         _simulator: None,
     })
@@ -380,6 +381,7 @@ fn run_options(args: &RunArgs, rate: Rate) -> serde_json::Value {
         "timeout_ms": args.timeout.as_millis() as u64,
         "default_role": args.default_role.as_str(),
         "strict": args.strict,
+        "envelope": args.envelope,
         "simulate": args.simulate,
     })
 }

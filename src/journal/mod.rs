@@ -2,17 +2,22 @@
 //!
 //! Its table and column names are a public contract (people query it with `sqlite3`); README
 //! documents them. `store` opens and migrates it, `queries` reads and writes it outside a run,
-//! and `recorder` is the single writer during a run, consuming pipeline events.
+//! and `recorder` is the single writer during a run, consuming pipeline events. `lifecycle`
+//! records what `reconcile` observes in Atlas, and `reports` holds the audit reads.
 
+mod lifecycle;
 mod queries;
 mod recorder;
+mod reports;
 mod store;
 
 use std::fmt;
 use std::path::PathBuf;
 
-pub use queries::{NewRun, Plan, PlannedRow, RunRecord, RunTotals, StatusCount};
+pub use lifecycle::{MembershipState, Observation, ReconcileRun, ReconcileTotals};
+pub use queries::{NewRun, Plan, PlanOptions, PlannedRow, RunRecord, RunTotals, StatusCount};
 pub use recorder::{Recorder, RecorderHandle};
+pub use reports::{AttemptReport, InviteFilter, InviteReport, ProjectRoles, RunReport};
 pub use store::Journal;
 
 /// The state of one person's invitation, as stored in `invites.status`.

@@ -25,6 +25,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0002_already_done_statuses",
         include_str!("../../migrations/0002_already_done_statuses.sql"),
     ),
+    (
+        "0003_lifecycle_and_views",
+        include_str!("../../migrations/0003_lifecycle_and_views.sql"),
+    ),
 ];
 
 /// How long a connection waits for another's write lock before giving up. Reads from `status`

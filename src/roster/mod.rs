@@ -15,7 +15,6 @@ mod scan;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -112,7 +111,7 @@ pub struct Invitee {
 impl Invitee {
     /// The key under which duplicates are found: the address in lower case.
     pub fn email_key(&self) -> String {
-        self.email.to_lowercase()
+        email_key(&self.email)
     }
 
     /// The body of `POST /orgs/{orgId}/invites` for this person.
@@ -123,6 +122,15 @@ impl Invitee {
             team_ids: self.team_ids.clone(),
             group_role_assignments: self.projects.clone(),
         }
+    }
+}
+
+/// The address in lower case (ASCII fast path; HR addresses are nearly always ASCII).
+fn email_key(email: &str) -> String {
+    if email.is_ascii() {
+        email.to_ascii_lowercase()
+    } else {
+        email.to_lowercase()
     }
 }
 
@@ -480,8 +488,12 @@ impl Layout {
 /// The first row seen for an email key.
 struct Seen {
     line: u64,
-    /// Index into `invitees` when that row was valid.
-    invitee: Option<usize>,
+    /// Index into `invitees` when that row was valid, [`Seen::INVALID`] otherwise.
+    invitee: u32,
+}
+
+impl Seen {
+    const INVALID: u32 = u32::MAX;
 }
 
 struct Builder {
@@ -491,7 +503,9 @@ struct Builder {
     invitees: Vec<Invitee>,
     invalid: Vec<InvalidRow>,
     duplicates: Vec<Duplicate>,
-    seen: HashMap<String, Seen>,
+    /// First row per lower-cased address. Keys are boxed to save a word per row, and hashed
+    /// with foldhash: the roster is the operator's own file, not attacker input.
+    seen: foldhash::HashMap<Box<str>, Seen>,
     rows: usize,
 }
 
@@ -519,7 +533,7 @@ impl Builder {
             invitees: Vec::new(),
             invalid: Vec::new(),
             duplicates: Vec::new(),
-            seen: HashMap::new(),
+            seen: foldhash::HashMap::default(),
             rows: 0,
         }
     }
@@ -556,16 +570,23 @@ impl Builder {
             projects: &projects,
         };
         if let Some(email) = &email {
-            let key = email.to_lowercase();
-            match self.seen.get(&key) {
+            let key = email_key(email);
+            match self.seen.get(key.as_str()) {
                 None => {
-                    let invitee = problems.is_empty().then_some(self.invitees.len());
-                    self.seen.insert(key, Seen { line, invitee });
+                    let invitee = match u32::try_from(self.invitees.len()) {
+                        Ok(index) if problems.is_empty() && index != Seen::INVALID => index,
+                        _ => Seen::INVALID,
+                    };
+                    self.seen
+                        .insert(key.into_boxed_str(), Seen { line, invitee });
                 }
                 Some(seen) => {
                     let first = seen.line;
                     let column = &layout.email.name;
-                    let first_grants = seen.invitee.and_then(|i| self.invitees.get(i));
+                    let first_grants = (seen.invitee != Seen::INVALID)
+                        .then(|| usize::try_from(seen.invitee).ok())
+                        .flatten()
+                        .and_then(|i| self.invitees.get(i));
                     match first_grants {
                         _ if !problems.is_empty() => problems.push(Problem::new(
                             column,

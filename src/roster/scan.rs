@@ -56,7 +56,7 @@ pub(super) fn detect_delimiter(line: &[u8]) -> u8 {
 /// (quote `"`, doubled quotes, no escape character, no comments, any of CR, LF, CRLF ending a
 /// record, blank lines skipped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+pub(super) enum State {
     /// Between records: line endings are skipped, anything else starts a record.
     RecordStart,
     FieldStart,
@@ -66,26 +66,38 @@ enum State {
     QuoteInQuoted,
 }
 
+/// Byte classes for the scanner; anything else is [`PLAIN`].
+const PLAIN: u8 = 0;
+const QUOTE: u8 = 1;
+const DELIMITER: u8 = 2;
+const CR: u8 = 3;
+const LF: u8 = 4;
+
 /// Passes bytes through to the CSV reader and records the line each record starts on.
 pub(super) struct Scanner<R> {
     inner: R,
-    delimiter: u8,
-    state: State,
+    pub(super) class: [u8; 256],
+    pub(super) state: State,
     /// Line of the next byte (CR, LF and CRLF each end one line).
-    line: u64,
+    pub(super) line: u64,
     after_cr: bool,
     /// Line where the current quoted field opened.
     quote_line: u64,
     /// Start lines of the records scanned but not yet claimed by [`Self::next_record_line`].
-    starts: VecDeque<u64>,
+    pub(super) starts: VecDeque<u64>,
     eof: bool,
 }
 
 impl<R> Scanner<R> {
     pub(super) fn new(inner: R, delimiter: u8) -> Scanner<R> {
+        let mut class = [PLAIN; 256];
+        class[usize::from(delimiter)] = DELIMITER;
+        class[usize::from(b'"')] = QUOTE;
+        class[usize::from(b'\r')] = CR;
+        class[usize::from(b'\n')] = LF;
         Scanner {
             inner,
-            delimiter,
+            class,
             state: State::RecordStart,
             line: 1,
             after_cr: false,
@@ -110,54 +122,83 @@ impl<R> Scanner<R> {
         (self.eof && self.state == State::Quoted).then_some(self.quote_line)
     }
 
-    fn scan(&mut self, bytes: &[u8]) {
-        let delimiter = self.delimiter;
-        for &b in bytes {
-            let line = self.line;
-            let ends_line = match b {
-                b'\n' => {
-                    if !self.after_cr {
-                        self.line += 1;
-                    }
-                    self.after_cr = false;
-                    true
-                }
-                b'\r' => {
-                    self.line += 1;
-                    self.after_cr = true;
-                    true
-                }
-                _ => {
-                    self.after_cr = false;
-                    false
-                }
-            };
-            self.state = match self.state {
-                State::Quoted if b == b'"' => State::QuoteInQuoted,
-                State::Quoted => State::Quoted,
-                State::RecordStart if ends_line => State::RecordStart,
-                State::RecordStart | State::FieldStart if b == b'"' => {
-                    if self.state == State::RecordStart {
-                        self.starts.push_back(line);
-                    }
-                    self.quote_line = line;
-                    State::Quoted
-                }
-                State::QuoteInQuoted if b == b'"' => State::Quoted,
-                state => {
-                    if state == State::RecordStart {
-                        self.starts.push_back(line);
-                    }
-                    if b == delimiter {
-                        State::FieldStart
-                    } else if ends_line {
-                        State::RecordStart
-                    } else {
-                        State::Unquoted
+    pub(super) fn scan(&mut self, bytes: &[u8]) {
+        let mut i = 0;
+        while i < bytes.len() {
+            // Runs of bytes that cannot change the state are skipped in a tight loop: plain
+            // bytes (and quotes) inside an unquoted field, anything but quotes and line ends
+            // inside a quoted one.
+            match self.state {
+                State::Unquoted => {
+                    while i < bytes.len() && self.class[usize::from(bytes[i])] <= QUOTE {
+                        i += 1;
                     }
                 }
-            };
+                State::Quoted => {
+                    let from = i;
+                    while i < bytes.len()
+                        && matches!(self.class[usize::from(bytes[i])], PLAIN | DELIMITER)
+                    {
+                        i += 1;
+                    }
+                    if i > from {
+                        self.after_cr = false;
+                    }
+                }
+                _ => {}
+            }
+            let Some(&b) = bytes.get(i) else { break };
+            i += 1;
+            self.step(self.class[usize::from(b)]);
         }
+    }
+
+    /// Follows one byte of class `class`.
+    pub(super) fn step(&mut self, class: u8) {
+        let line = self.line;
+        let ends_line = match class {
+            LF => {
+                if !self.after_cr {
+                    self.line += 1;
+                }
+                self.after_cr = false;
+                true
+            }
+            CR => {
+                self.line += 1;
+                self.after_cr = true;
+                true
+            }
+            _ => {
+                self.after_cr = false;
+                false
+            }
+        };
+        self.state = match self.state {
+            State::Quoted if class == QUOTE => State::QuoteInQuoted,
+            State::Quoted => State::Quoted,
+            State::RecordStart if ends_line => State::RecordStart,
+            State::RecordStart | State::FieldStart if class == QUOTE => {
+                if self.state == State::RecordStart {
+                    self.starts.push_back(line);
+                }
+                self.quote_line = line;
+                State::Quoted
+            }
+            State::QuoteInQuoted if class == QUOTE => State::Quoted,
+            state => {
+                if state == State::RecordStart {
+                    self.starts.push_back(line);
+                }
+                if class == DELIMITER {
+                    State::FieldStart
+                } else if ends_line {
+                    State::RecordStart
+                } else {
+                    State::Unquoted
+                }
+            }
+        };
     }
 }
 

@@ -52,6 +52,14 @@ pub struct SimConfig {
     /// Per-address (case-insensitive) faults, consumed in order by that address's successive
     /// invite POSTs before any random fault is drawn. This is what makes tests deterministic.
     pub script: Vec<(String, Vec<Fault>)>,
+    /// Service accounts `(client id, client secret)` that may get access tokens from
+    /// `POST /api/oauth/token`.
+    pub service_accounts: Vec<(String, String)>,
+    /// Lifetime of the access tokens issued to service accounts (Atlas: one hour). Tests use a
+    /// short one so that renewal is exercised.
+    pub token_ttl: Duration,
+    /// Programmatic API keys `(public key, private key)` accepted with HTTP Digest.
+    pub api_keys: Vec<(String, String)>,
 }
 
 impl Default for SimConfig {
@@ -72,6 +80,9 @@ impl Default for SimConfig {
             existing_members: Vec::new(),
             deprecation_headers: true,
             script: Vec::new(),
+            service_accounts: Vec::new(),
+            token_ttl: Duration::from_secs(3600),
+            api_keys: Vec::new(),
         }
     }
 }

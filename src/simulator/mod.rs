@@ -15,6 +15,7 @@
 //! - `validate.rs`: invitation request validation with Atlas' error codes;
 //! - `server.rs`: [`Simulator`], [`SimulatorHandle`] and [`serve_until_killed`].
 
+mod auth;
 mod config;
 mod routes;
 mod server;

@@ -62,6 +62,7 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route(V2_INVITES, any(v2_invites))
         .route(V1_INVITES, any(v1_invites))
+        .route("/api/oauth/token", any(super::auth::oauth_token))
         .fallback(not_found)
         .with_state(state)
 }
@@ -144,8 +145,16 @@ impl Answer {
 
     /// An `ApiError` answer. Errors are `application/json` on both versions, as the spec's
     /// shared error responses declare.
+    ///
+    /// With `envelope=true` the answer is a 200 whose body carries the real status, as Atlas
+    /// does for clients behind proxies that hide status codes.
     fn error(&self, error: ApiError) -> Response {
         let status = StatusCode::from_u16(error.error).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if self.envelope {
+            let content = serde_json::to_value(&error).expect("serialisable");
+            let body = self.json_bytes(&serde_json::json!({ "status": error.error, "content": content }));
+            return self.decorate(raw(StatusCode::OK, "application/json", body));
+        }
         self.decorate(raw(status, "application/json", self.json_bytes(&error)))
     }
 
@@ -280,20 +289,12 @@ async fn answer(sim: &SimState, version: Version, org_id: &str, request: Request
         return response;
     }
 
-    let Some(token) = bearer_token(&parts.headers).filter(|t| sim.token_accepted(t)) else {
-        let mut response = answer.fail(
-            401,
-            "UNAUTHORIZED",
-            "You are not authorized for this resource: send a valid access token as \
-             Authorization: Bearer <token>.",
-        );
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"MongoDB Atlas\""),
-        );
-        return response;
+    let path_and_query = parts.uri.path_and_query().map_or("", |p| p.as_str());
+    let token = match sim.authenticate(&parts.method, path_and_query, &parts.headers) {
+        Ok(caller) => caller,
+        Err(denial) => return answer.decorate(super::auth::unauthorized(sim, denial.detail)),
     };
-
+    let token = token.as_str();
     match sim.take_token(token) {
         RateDecision::Unlimited => {}
         RateDecision::Allowed { limit, remaining } => answer.rate = Some((limit, remaining)),
@@ -478,14 +479,6 @@ fn status_error(status: u16) -> (&'static str, &'static str) {
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header, if it has a non-empty one.
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
 /// The media types of a header, lower-cased and without parameters (`; charset=...`, `q=`).
 fn media_types(headers: &HeaderMap, name: header::HeaderName) -> Vec<String> {
     headers
@@ -538,12 +531,14 @@ mod tests {
             header::AUTHORIZATION,
             HeaderValue::from_static("bearer  tok "),
         );
-        assert_eq!(bearer_token(&headers), Some("tok"));
+        let sim = SimState::new(crate::simulator::SimConfig::default());
+        let caller = sim.authenticate(&Method::GET, "/", &headers).ok();
+        assert_eq!(caller.as_deref(), Some("tok"));
         headers.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Basic dXNlcg=="),
         );
-        assert_eq!(bearer_token(&headers), None);
+        assert!(sim.authenticate(&Method::GET, "/", &headers).is_err());
         headers.insert(
             header::ACCEPT,
             HeaderValue::from_static(

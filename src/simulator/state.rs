@@ -117,6 +117,8 @@ pub struct SimState {
     fault_rng: Mutex<fastrand::Rng>,
     next_id: AtomicU64,
     pub(crate) counters: Counters,
+    pub(crate) auth: Mutex<super::auth::AuthBook>,
+    pub(crate) auth_counters: super::auth::AuthCounters,
 }
 
 /// Takes a lock even if a panicking thread poisoned it: the data behind these locks stays
@@ -159,6 +161,8 @@ impl SimState {
             fault_rng: Mutex::new(fault_rng),
             next_id: AtomicU64::new(first_id),
             counters: Counters::default(),
+            auth: Mutex::new(super::auth::AuthBook::default()),
+            auth_counters: super::auth::AuthCounters::default(),
             config,
         }
     }

@@ -1,0 +1,143 @@
+//! `atlas-invite doctor`: before a big run, check the credentials, the organization and the
+//! endpoint with one harmless GET (the lookup of an address that cannot exist).
+
+use std::time::Instant;
+
+use anyhow::anyhow;
+use serde::Serialize;
+
+use crate::atlas::auth::Credentials;
+use crate::atlas::client::{Api, AtlasClient, ClientConfig};
+use crate::atlas::error::ErrorClass;
+use crate::cli::{DoctorArgs, Format};
+use crate::exit::{ABORTED, Failure, SUCCESS, USAGE};
+
+/// Looked up by the check: the `.invalid` top-level domain can never hold a real mailbox.
+const PROBE_EMAIL: &str = "atlas-invite-doctor@example.invalid";
+
+#[derive(Serialize)]
+struct Check {
+    ok: bool,
+    base_url: String,
+    org_id: String,
+    api: &'static str,
+    credentials: String,
+    http_status: Option<u16>,
+    latency_ms: u128,
+    rate_limit_limit: Option<u64>,
+    rate_limit_remaining: Option<u64>,
+    sunset: Option<String>,
+    error: Option<String>,
+    error_code: Option<String>,
+}
+
+pub(super) async fn doctor(args: &DoctorArgs) -> Result<i32, Failure> {
+    let org_id = args.atlas.org.clone().ok_or_else(|| {
+        Failure::usage(anyhow!(
+            "no organization: pass --org ORG_ID or set MONGODB_ATLAS_ORG_ID"
+        ))
+    })?;
+    let credentials = Credentials::from_env().map_err(Failure::usage)?;
+    let api = Api::from(args.atlas.api);
+    let base_url = args.atlas.base_url();
+    let client = AtlasClient::new(&ClientConfig {
+        base_url: base_url.clone(),
+        org_id: org_id.clone(),
+        api,
+        credentials: credentials.clone(),
+        timeout: args.timeout,
+        concurrency: 1,
+        envelope: false,
+    })
+    .map_err(Failure::usage)?;
+
+    let started = Instant::now();
+    let result = client.find_invitation(PROBE_EMAIL).await;
+    let mut check = Check {
+        ok: result.is_ok(),
+        base_url,
+        org_id,
+        api: api.as_str(),
+        credentials: credentials.describe(),
+        http_status: None,
+        latency_ms: started.elapsed().as_millis(),
+        rate_limit_limit: None,
+        rate_limit_remaining: None,
+        sunset: None,
+        error: None,
+        error_code: None,
+    };
+    let code = match &result {
+        Ok(answer) => {
+            check.http_status = Some(answer.status);
+            check.rate_limit_limit = answer.rate.limit;
+            check.rate_limit_remaining = answer.rate.remaining;
+            check.sunset = answer.sunset.clone();
+            SUCCESS
+        }
+        Err(e) => {
+            check.http_status = e.http_status();
+            check.error = Some(e.to_string());
+            check.error_code = e.error_code().map(str::to_owned);
+            if e.class() == ErrorClass::Auth {
+                ABORTED
+            } else {
+                USAGE
+            }
+        }
+    };
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string(&check).map_err(Failure::usage)?
+        ),
+        Format::Text => print!("{}", render(&check)),
+    }
+    Ok(code)
+}
+
+fn render(check: &Check) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("base URL      {}\n", check.base_url));
+    out.push_str(&format!("organization  {}\n", check.org_id));
+    out.push_str(&format!("endpoint      {}\n", check.api));
+    out.push_str(&format!("credentials   {}\n", check.credentials));
+    let status = check
+        .http_status
+        .map(|s| format!("HTTP {s}"))
+        .unwrap_or_else(|| "no answer".into());
+    if check.ok {
+        out.push_str(&format!(
+            "check         ok: {status} in {} ms; the credentials can read this organization's invitations\n",
+            check.latency_ms
+        ));
+    } else {
+        out.push_str(&format!(
+            "check         FAILED: {}\n",
+            check.error.as_deref().unwrap_or(&status)
+        ));
+        out.push_str(&hint(check));
+    }
+    if let (Some(limit), Some(remaining)) = (check.rate_limit_limit, check.rate_limit_remaining) {
+        out.push_str(&format!("rate limit    {remaining} of {limit} left\n"));
+    }
+    if let Some(sunset) = &check.sunset {
+        out.push_str(&format!(
+            "note          Atlas deprecates this endpoint (Sunset: {sunset}); switch with --api users\n"
+        ));
+    }
+    out
+}
+
+fn hint(check: &Check) -> String {
+    let text = match check.http_status {
+        Some(401) => "the credentials were refused: check the token, service account or API key",
+        Some(403) => {
+            "the credentials lack access: they need the Organization Owner role, and the caller's IP must be on the API access list"
+        }
+        Some(404) => "the organization was not found: check --org",
+        None => "Atlas could not be reached: check --base-url and the network",
+        _ => return String::new(),
+    };
+    format!("hint          {text}\n")
+}
