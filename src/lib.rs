@@ -9,6 +9,7 @@
 //! - [`pipeline`]: concurrent, rate-limited, retrying sending; reports [`pipeline::events`].
 //! - [`journal`]: the SQLite journal, its migrations, and the recorder that commits events.
 //! - [`progress`] and [`summary`]: what people and scripts see, built from committed events.
+//! - [`report`]: audit listings of the journal as tables, safe CSV, JSON and JSON Lines.
 //! - [`simulator`]: a stateful, fault-injecting Atlas server for tests and demonstrations.
 //! - [`exit`]: the documented exit codes.
 
@@ -19,6 +20,7 @@ pub mod exit;
 pub mod journal;
 pub mod pipeline;
 pub mod progress;
+pub mod report;
 pub mod roster;
 pub mod simulator;
 pub mod summary;

@@ -112,6 +112,11 @@ impl Display {
                 }
                 self.paused_until = Some(until);
             }
+            Event::Deprecated { endpoint, sunset } => {
+                self.println(&format!(
+                    "note: Atlas has deprecated {endpoint} and will turn it off on {sunset}; switch with --api users"
+                ));
+            }
             Event::Stopping(reason) => {
                 self.println(&format!(
                     "stopping: {reason}; letting requests in flight finish"

@@ -30,6 +30,8 @@ pub struct Tally {
     pub rate_limited: u64,
     /// Rows that did not end done, in the order they ended.
     pub problems: Vec<RowResult>,
+    /// The `Sunset` date Atlas announced for the endpoint in use, if it did.
+    pub sunset: Option<String>,
 }
 
 impl Tally {
@@ -55,6 +57,7 @@ impl Tally {
                     self.problems.push(r.clone());
                 }
             }
+            Event::Deprecated { sunset, .. } => self.sunset = Some(sunset.clone()),
             Event::InFlight { .. } | Event::RateLimited { .. } | Event::Stopping(_) => {}
         }
     }
@@ -105,6 +108,8 @@ pub struct Summary {
     pub rate_per_sec: f64,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
+    /// The `Sunset` date Atlas announced for the endpoint in use, if it did.
+    pub sunset: Option<String>,
     pub exit_code: i32,
     pub problems: Vec<ProblemRow>,
 }
@@ -120,6 +125,7 @@ impl Summary {
         self.requests = tally.requests;
         self.retries = tally.retries;
         self.rate_limited = tally.rate_limited;
+        self.sunset = tally.sunset.clone();
         self.duration_secs = duration.as_secs_f64();
         self.rate_per_sec = if duration.as_secs_f64() > 0.0 {
             tally.requests as f64 / duration.as_secs_f64()
@@ -203,6 +209,12 @@ impl Summary {
                 "  … and {} more (see the journal: atlas-invite status, or sqlite3 {})",
                 self.problems.len() - MAX_FAILURES_SHOWN,
                 self.journal
+            );
+        }
+        if let Some(sunset) = &self.sunset {
+            let _ = writeln!(
+                out,
+                "  note: Atlas has deprecated this endpoint (Sunset: {sunset}); switch with --api users"
             );
         }
         if let Some(reason) = &self.stopped {
@@ -293,6 +305,7 @@ mod tests {
             duration_secs: 0.0,
             rate_per_sec: 0.0,
             stopped: None,
+            sunset: None,
             exit_code: 1,
             problems: vec![],
         };

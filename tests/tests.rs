@@ -12,3 +12,6 @@ mod exactly_once;
 
 // `validate` on messy files, and the `simulate` subcommand.
 mod validate;
+
+// Credentials (service accounts, API keys), envelope, deprecation, `doctor`, secrets.
+mod auth;

@@ -82,6 +82,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         duration_secs: 0.0,
         rate_per_sec: 0.0,
         stopped: None,
+        sunset: None,
         exit_code: SUCCESS,
         problems: invalid_problems(&roster),
     };

@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::store::sql;
-use super::{InviteStatus, Journal, JournalError};
+use super::{InviteStatus, Journal, JournalError, MembershipState};
 use crate::roster::{InvalidRow, Invitee};
 use crate::util::now_rfc3339;
 
@@ -57,6 +57,20 @@ pub struct Plan {
     pub rows: Vec<PlannedRow>,
     /// Valid rows already done in an earlier run, with the status they ended with.
     pub skipped: Vec<(Invitee, InviteStatus)>,
+    /// Among `skipped`, people whose invitation expired or was declined (as the last
+    /// `reconcile` saw it), left alone because `--reinvite-expired` was not given.
+    pub lapsed_skipped: usize,
+    /// Among `rows`, people done earlier whose invitation lapsed, planned again because of
+    /// `--reinvite-expired`.
+    pub reinvited: usize,
+}
+
+/// Choices of the operator that change what a run plans.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Plan again people who are done but whose invitation expired or was declined
+    /// (`run --reinvite-expired`).
+    pub reinvite_expired: bool,
 }
 
 /// One line of `status`: how many people of an organization have a status.
@@ -182,13 +196,38 @@ impl Journal {
         invitees: Vec<Invitee>,
         invalid: &[InvalidRow],
     ) -> Result<Plan, JournalError> {
+        self.plan_with(run_id, org_id, invitees, invalid, PlanOptions::default())
+    }
+
+    /// [`Journal::plan`] with the operator's choices. With `reinvite_expired`, a done person
+    /// whose invitation lapsed becomes `pending` again and their membership observation is
+    /// cleared: it described the old invitation, and a stale `INVITATION_EXPIRED` would make
+    /// the next `--reinvite-expired` run invite them a third time.
+    pub fn plan_with(
+        &mut self,
+        run_id: i64,
+        org_id: &str,
+        invitees: Vec<Invitee>,
+        invalid: &[InvalidRow],
+        options: PlanOptions,
+    ) -> Result<Plan, JournalError> {
         let path = self.path().to_owned();
         let now = now_rfc3339();
         let tx = self.conn.transaction().map_err(|e| sql(&path, e))?;
         let mut plan = Plan::default();
         {
             let mut select = tx
-                .prepare_cached("SELECT status FROM invites WHERE org_id = ?1 AND email_key = ?2")
+                .prepare_cached(
+                    "SELECT status, membership_state FROM invites
+                     WHERE org_id = ?1 AND email_key = ?2",
+                )
+                .map_err(|e| sql(&path, e))?;
+            let mut forget_membership = tx
+                .prepare_cached(
+                    "UPDATE invites SET membership_state = NULL, membership_observed_at = NULL,
+                            expires_at = NULL
+                     WHERE org_id = ?1 AND email_key = ?2",
+                )
                 .map_err(|e| sql(&path, e))?;
             let mut upsert = tx
                 .prepare_cached(
@@ -207,13 +246,27 @@ impl Journal {
                 .map_err(|e| sql(&path, e))?;
             for invitee in invitees {
                 let key = invitee.email_key();
-                let existing: Option<String> = select
-                    .query_row(params![org_id, key], |r| r.get(0))
+                let existing: Option<(String, Option<String>)> = select
+                    .query_row(params![org_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()
                     .map_err(|e| sql(&path, e))?;
-                let existing = existing.as_deref().and_then(InviteStatus::parse);
+                let lapsed = existing
+                    .as_ref()
+                    .and_then(|(_, state)| state.as_deref())
+                    .and_then(MembershipState::parse)
+                    .is_some_and(MembershipState::is_lapsed);
+                let existing = existing
+                    .as_ref()
+                    .and_then(|(status, _)| InviteStatus::parse(status));
                 match existing {
+                    Some(status) if status.is_done() && lapsed && options.reinvite_expired => {
+                        forget_membership
+                            .execute(params![org_id, key])
+                            .map_err(|e| sql(&path, e))?;
+                        plan.reinvited += 1;
+                    }
                     Some(status) if status.is_done() => {
+                        plan.lapsed_skipped += usize::from(lapsed);
                         plan.skipped.push((invitee, status));
                         continue;
                     }
@@ -486,5 +539,47 @@ mod tests {
         assert_eq!(runs[0].invited, 3);
         assert_eq!(runs[0].exit_code, Some(0));
         assert_eq!(runs[1].exit_code, None);
+    }
+
+    #[test]
+    fn lapsed_invitations_are_planned_again_only_on_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("j.db")).unwrap();
+        let run = journal.start_run(&new_run()).unwrap();
+        let people = vec![invitee(2, "ann@example.com"), invitee(3, "bob@example.com")];
+        journal.plan(run, ORG, people.clone(), &[]).unwrap();
+        set_status(&journal, "ann@example.com", InviteStatus::Invited);
+        set_status(&journal, "bob@example.com", InviteStatus::Invited);
+        journal
+            .conn
+            .execute(
+                "UPDATE invites SET membership_state = 'INVITATION_EXPIRED'
+                 WHERE email_key = 'ann@example.com'",
+                [],
+            )
+            .unwrap();
+
+        let plan = journal.plan(run, ORG, people.clone(), &[]).unwrap();
+        assert!(plan.rows.is_empty());
+        assert_eq!((plan.skipped.len(), plan.lapsed_skipped), (2, 1));
+
+        let options = PlanOptions {
+            reinvite_expired: true,
+        };
+        let plan = journal
+            .plan_with(run, ORG, people.clone(), &[], options)
+            .unwrap();
+        assert_eq!(plan.rows.len(), 1);
+        assert_eq!(plan.rows[0].invitee.email, "ann@example.com");
+        assert_eq!(plan.reinvited, 1);
+        let (status, state): (String, Option<String>) = journal
+            .conn
+            .query_row(
+                "SELECT status, membership_state FROM invites WHERE email_key = 'ann@example.com'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((status.as_str(), state), ("pending", None));
     }
 }

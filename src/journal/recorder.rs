@@ -167,7 +167,10 @@ fn apply(
         }
         Event::Attempt(record) => record_attempt(tx, run_id, org_id, record)?,
         Event::Finished(result) => record_result(tx, run_id, org_id, now, result)?,
-        Event::Retrying { .. } | Event::RateLimited { .. } | Event::Stopping(_) => {}
+        Event::Retrying { .. }
+        | Event::RateLimited { .. }
+        | Event::Stopping(_)
+        | Event::Deprecated { .. } => {}
     }
     Ok(())
 }

@@ -141,4 +141,6 @@ pub enum Event {
     Finished(RowResult),
     /// The pipeline stops taking new rows.
     Stopping(StopReason),
+    /// Atlas marks the endpoint in use as deprecated (`Sunset` header); sent once per run.
+    Deprecated { endpoint: &'static str, sunset: String },
 }

@@ -37,6 +37,21 @@ struct Shared {
     stop: Arc<StopSignal>,
     config: PipelineConfig,
     requests: AtomicU64,
+    /// Set once the deprecation of the endpoint has been reported.
+    deprecation_noted: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    /// Reports, once per run, that Atlas sunsets the endpoint in use.
+    fn note_deprecation(&self, sunset: Option<&str>) {
+        let Some(sunset) = sunset else { return };
+        if !self.deprecation_noted.swap(true, Ordering::Relaxed) {
+            self.recorder.emit(events::Event::Deprecated {
+                endpoint: self.client.api().invite_endpoint(),
+                sunset: sunset.to_owned(),
+            });
+        }
+    }
 }
 
 /// The end of a pipeline run.
@@ -65,6 +80,7 @@ pub async fn run(
         stop: Arc::clone(&stop),
         config,
         requests: AtomicU64::new(0),
+        deprecation_noted: std::sync::atomic::AtomicBool::new(false),
     });
     futures::stream::iter(rows)
         .for_each_concurrent(config.concurrency.max(1), |row| {

@@ -135,6 +135,7 @@ impl RowTask {
         match result {
             Ok(answer) => {
                 shared.gate.on_answer(&answer.rate);
+                shared.note_deprecation(answer.sunset.as_deref());
                 self.last = Last {
                     http_status: Some(answer.status),
                     ..Last::default()

@@ -170,6 +170,15 @@ impl SimState {
         Some((token, ttl))
     }
 
+    /// Expires every access token issued so far, as a revocation in Atlas would; the next
+    /// request with one of them answers 401.
+    pub fn revoke_tokens(&self) {
+        let now = Instant::now();
+        for expiry in self.auth_book().issued.values_mut() {
+            *expiry = now;
+        }
+    }
+
     /// Access tokens issued so far.
     pub fn tokens_issued(&self) -> u64 {
         self.auth_counters.tokens_issued.load(Ordering::Relaxed)
