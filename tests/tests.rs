@@ -15,3 +15,6 @@ mod validate;
 
 // Credentials (service accounts, API keys), envelope, deprecation, `doctor`, secrets.
 mod auth;
+
+// The contract: request bodies against the official OpenAPI schemas, the spec's examples.
+mod contract;

@@ -222,7 +222,7 @@ mod tests {
         let text = render_to_string(&rows(), ReportFormat::Table);
         assert_eq!(
             text,
-            "NAME      COUNT\n=cmd|' …      7\ntwo lines   1234\n-            -1\n"
+            "NAME      COUNT\n=cmd|' …      7\ntwo lin…   1234\n-            -1\n"
         );
         assert_eq!(render_to_string::<Row>(&[], ReportFormat::Table), "");
     }
