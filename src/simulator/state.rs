@@ -15,8 +15,8 @@ use crate::atlas::model::{GroupRole, Invitation, OrgRole};
 
 use super::config::{Fault, RateLimit, SimConfig};
 
-/// Name every simulated organization answers with (the contract requires `orgName`).
-/// The organization name in answers; the contract's pattern allows no spaces.
+/// Name every simulated organization answers with (the contract requires `orgName`, and its
+/// pattern allows no spaces).
 pub(crate) const ORG_NAME: &str = "Atlas-Simulator-Org";
 /// Who the simulated invitations say sent them.
 pub(crate) const INVITER: &str = "simulator-admin@example.com";
