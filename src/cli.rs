@@ -304,6 +304,18 @@ pub struct SimulateArgs {
     /// Seed of the fault injection, for repeatable runs.
     #[arg(long)]
     pub seed: Option<u64>,
+
+    /// A service account that may get access tokens from /api/oauth/token (repeatable).
+    #[arg(long = "service-account", value_name = "CLIENT_ID:SECRET", value_parser = parse_pair)]
+    pub service_accounts: Vec<(String, String)>,
+
+    /// Lifetime of the access tokens issued to service accounts.
+    #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    pub token_ttl: Duration,
+
+    /// A programmatic API key accepted with HTTP Digest (repeatable).
+    #[arg(long = "api-key", value_name = "PUBLIC:PRIVATE", value_parser = parse_pair)]
+    pub api_keys: Vec<(String, String)>,
 }
 
 fn parse_org_id(text: &str) -> Result<String, String> {
@@ -325,6 +337,13 @@ fn parse_role(text: &str) -> Result<OrgRole, String> {
             names.join(", ")
         )
     })
+}
+
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_owned(), b.to_owned())),
+        _ => Err("expected two values separated by a colon, like ID:SECRET".to_owned()),
+    }
 }
 
 fn parse_fraction(text: &str) -> Result<f64, String> {

@@ -24,6 +24,9 @@ pub(super) async fn simulate(args: SimulateArgs) -> Result<i32, Failure> {
         html_503_rate: args.html_503_rate,
         duplicate_invites: args.duplicate_invites,
         existing_members: args.members,
+        service_accounts: args.service_accounts,
+        token_ttl: args.token_ttl,
+        api_keys: args.api_keys,
         ..SimConfig::default()
     };
     serve_until_killed(config, args.port)
