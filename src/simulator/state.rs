@@ -48,6 +48,10 @@ pub struct SimStats {
     pub unauthorized: u64,
     /// 400 answers.
     pub bad_requests: u64,
+    /// POSTs on the users path (`/api/atlas/v2/orgs/{orgId}/users`), whatever their outcome.
+    pub user_posts: u64,
+    /// GETs on the users path, one per page.
+    pub user_gets: u64,
 }
 
 #[derive(Default)]
@@ -63,6 +67,8 @@ pub(crate) struct Counters {
     pub(crate) conflicts: AtomicU64,
     pub(crate) unauthorized: AtomicU64,
     pub(crate) bad_requests: AtomicU64,
+    pub(crate) user_posts: AtomicU64,
+    pub(crate) user_gets: AtomicU64,
 }
 
 /// Adds one to a counter. Relaxed ordering is enough: counters are only ever summed.
@@ -108,6 +114,32 @@ struct Book {
     pending: HashMap<(String, String), usize>,
     members: HashSet<String>,
     scripts: HashMap<String, VecDeque<Fault>>,
+    /// Invitations no longer pending, by invitation id, with how they ended. They stay in
+    /// `invitations` (the history tests inspect) but leave the invites listing.
+    closed: HashMap<String, Closed>,
+}
+
+/// How an invitation stopped being pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closed {
+    Accepted,
+    Expired,
+    Rejected,
+}
+
+/// One person as the users resource lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SimUser {
+    /// A member; `invitation` is the accepted one, if they joined through the simulator.
+    Active {
+        email: String,
+        invitation: Option<Invitation>,
+    },
+    /// The person's latest invitation, with `None` while it is pending.
+    Invited {
+        invitation: Invitation,
+        closed: Option<Closed>,
+    },
 }
 
 /// Everything the simulator remembers. Thread-safe; all methods take `&self`.
@@ -157,6 +189,7 @@ impl SimState {
                 pending: HashMap::new(),
                 members,
                 scripts,
+                closed: HashMap::new(),
             }),
             buckets: Mutex::new(HashMap::new()),
             fault_rng: Mutex::new(fault_rng),
@@ -209,6 +242,8 @@ impl SimState {
             conflicts: get(&c.conflicts),
             unauthorized: get(&c.unauthorized),
             bad_requests: get(&c.bad_requests),
+            user_posts: get(&c.user_posts),
+            user_gets: get(&c.user_gets),
         }
     }
 
@@ -332,10 +367,11 @@ impl SimState {
     /// (case-insensitive), in creation order.
     pub(crate) fn pending(&self, org_id: &str, username: Option<&str>) -> Vec<Invitation> {
         let wanted = username.map(|name| name.trim().to_lowercase());
-        lock(&self.book)
-            .invitations
+        let book = lock(&self.book);
+        book.invitations
             .iter()
             .filter(|inv| inv.org_id.as_deref() == Some(org_id))
+            .filter(|inv| inv.id.as_ref().is_none_or(|id| !book.closed.contains_key(id)))
             .filter(|inv| match &wanted {
                 None => true,
                 Some(wanted) => inv
@@ -354,6 +390,133 @@ impl SimState {
         let seq = self.next_id.fetch_add(1, Ordering::Relaxed);
         format!("{secs:08x}{seq:016x}")
     }
+}
+
+/// The invitation lifecycle after creation, for tests and `reconcile`: what Atlas does when
+/// people accept, ignore or decline their invitations.
+impl SimState {
+    /// `email` (case-insensitive) accepts their pending invitations: they leave the invites
+    /// listing and the person becomes an active member. False when nothing was pending.
+    pub fn accept_invitation(&self, email: &str) -> bool {
+        let accepted = self.close_invitations(email, Closed::Accepted);
+        if accepted {
+            self.add_member(email);
+        }
+        accepted
+    }
+
+    /// `email`'s pending invitations expire now, as after 30 days: they leave the invites
+    /// listing, the users resource lists them as `INVITATION_EXPIRED`, and a new invitation may
+    /// be sent. False when nothing was pending.
+    pub fn expire_invitation(&self, email: &str) -> bool {
+        self.close_invitations(email, Closed::Expired)
+    }
+
+    /// `email` declines their pending invitations (`INVITATION_REJECTED`). False when nothing
+    /// was pending.
+    pub fn reject_invitation(&self, email: &str) -> bool {
+        self.close_invitations(email, Closed::Rejected)
+    }
+
+    /// Moves the expiry of `email`'s pending invitations to `at`, so that tests can have
+    /// invitations about to expire. False when nothing was pending.
+    pub fn set_invitation_expiry(&self, email: &str, at: SystemTime) -> bool {
+        let wanted = email.trim().to_lowercase();
+        let mut book = lock(&self.book);
+        let Book {
+            invitations,
+            closed,
+            ..
+        } = &mut *book;
+        let mut changed = false;
+        for inv in invitations.iter_mut() {
+            let open = inv.id.as_ref().is_none_or(|id| !closed.contains_key(id));
+            if open && same_person(inv, &wanted) {
+                inv.expires_at = Some(timestamp(at));
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    fn close_invitations(&self, email: &str, how: Closed) -> bool {
+        let wanted = email.trim().to_lowercase();
+        let now = SystemTime::now();
+        let mut book = lock(&self.book);
+        let Book {
+            invitations,
+            pending,
+            closed,
+            ..
+        } = &mut *book;
+        let mut changed = false;
+        for inv in invitations.iter_mut() {
+            let Some(id) = inv.id.clone() else { continue };
+            if closed.contains_key(&id) || !same_person(inv, &wanted) {
+                continue;
+            }
+            if how == Closed::Expired {
+                inv.expires_at = Some(timestamp(now));
+            }
+            closed.insert(id, how);
+            if let Some(org) = &inv.org_id {
+                pending.remove(&(org.clone(), wanted.clone()));
+            }
+            changed = true;
+        }
+        changed
+    }
+
+    /// The people of `org_id` as the users resource lists them: members by address, then each
+    /// invited person's latest invitation in creation order. Accepted invitations are not listed
+    /// (their person is a member), nor the invitations of members.
+    pub(crate) fn org_users(&self, org_id: &str) -> Vec<SimUser> {
+        let book = lock(&self.book);
+        let in_org = |inv: &&Invitation| inv.org_id.as_deref() == Some(org_id);
+        let status = |inv: &Invitation| inv.id.as_ref().and_then(|id| book.closed.get(id)).copied();
+        // One pass over the invitations: the accepted one of each member, and the latest one
+        // of everybody else, keyed by lower-cased address.
+        let mut accepted: HashMap<String, &Invitation> = HashMap::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut latest: Vec<&Invitation> = Vec::new();
+        for inv in book.invitations.iter().filter(in_org) {
+            let key = inv.username.as_deref().unwrap_or_default().to_lowercase();
+            if book.members.contains(&key) {
+                if status(inv) == Some(Closed::Accepted) {
+                    accepted.insert(key, inv);
+                }
+                continue;
+            }
+            match index.get(&key) {
+                Some(&i) => latest[i] = inv,
+                None => {
+                    index.insert(key, latest.len());
+                    latest.push(inv);
+                }
+            }
+        }
+        let mut members: Vec<&String> = book.members.iter().collect();
+        members.sort();
+        let mut users: Vec<SimUser> = members
+            .into_iter()
+            .map(|email| SimUser::Active {
+                email: email.clone(),
+                invitation: accepted.get(email).map(|inv| (*inv).clone()),
+            })
+            .collect();
+        users.extend(latest.into_iter().map(|inv| SimUser::Invited {
+            invitation: inv.clone(),
+            closed: status(inv),
+        }));
+        users
+    }
+}
+
+/// Whether `inv` invites `key` (a lower-cased address).
+fn same_person(inv: &Invitation, key: &str) -> bool {
+    inv.username
+        .as_deref()
+        .is_some_and(|name| name.to_lowercase() == key)
 }
 
 /// Whole seconds until the bucket holds one token again, never less than 1 because `Retry-After`

@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""Benchmark of atlas-invite against its own simulator on 127.0.0.1.
+
+Drives the release binary and writes BENCHMARKS.md with the machine, the commands and the
+figures, each expressed as a ratio measured in the same run:
+
+1. throughput against the ideal C/L (Little's law), simulator latency L, no rate limit;
+2. rate-limit utilisation at and above the simulator's limit, with the share of 429s;
+3. client CPU time (user+sys) per invite, the journal included;
+4. resume: a rerun over a journal where every row is already invited (100k and 1M rows);
+5. validation speed and peak memory on a 1M-row file;
+6. a plain asynchronous Python client (aiohttp, same concurrency, no journal) as a peer.
+
+Usage: python3 scripts/bench.py [--quick] [--out BENCHMARKS.md]
+--quick runs smaller sizes (for trying the script); the recorded figures use the full sizes.
+Nothing here reaches beyond 127.0.0.1, and every run stops by itself.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release" / "atlas-invite"
+ORG = "5f1e2d3c4b5a697887766554"
+TOKEN = "bench-token"
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def build():
+    log("building the release binary")
+    subprocess.run(["cargo", "build", "--release", "--locked"], cwd=ROOT, check=True)
+
+
+def write_csv(path, rows, offset=0):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("email,first_name,department,roles,teams\n")
+        for i in range(offset, offset + rows):
+            role = "ORG_OWNER" if i % 97 == 0 else "ORG_MEMBER"
+            f.write(f"person{i}@example.com,Person {i},Dept {i % 17},{role},\n")
+
+
+class Simulator:
+    """`atlas-invite simulate` as a separate process."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen(
+            [str(BIN), "simulate", "--org", ORG, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http://127.0.0.1:"):
+            raise RuntimeError(f"simulator did not start: {self.url!r}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def measured(cmd, env=None, timeout=1800):
+    """Runs cmd, returns (exit code, stdout, wall seconds, cpu seconds, peak RSS MiB)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        text=True,
+    )
+    # A watchdog bounds every run, whatever happens to it.
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
+    out = proc.stdout.read()
+    # wait4 gives the child's own resource usage: CPU and peak memory of this process alone.
+    _, status, usage = os.wait4(proc.pid, 0)
+    watchdog.cancel()
+    wall = time.monotonic() - start
+    code = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    rss_mib = usage.ru_maxrss / 1024
+    return code, out, wall, cpu, rss_mib
+
+
+def run_tool(csv, url, journal, *args):
+    cmd = [
+        str(BIN), "run", str(csv), "--org", ORG, "--base-url", url,
+        "--journal", str(journal), "--format", "json", *args,
+    ]
+    code, out, wall, cpu, rss = measured(cmd, env={"MONGODB_ATLAS_ACCESS_TOKEN": TOKEN})
+    summary = json.loads(out.strip().splitlines()[-1])
+    return code, summary, wall, cpu, rss
+
+
+def seed_journal(journal, rows):
+    """A journal where `rows` people are already invited, written directly with SQL: the
+    schema comes from a one-row run, the rows from a recursive CTE."""
+    with tempfile.TemporaryDirectory() as tmp:
+        one = Path(tmp) / "one.csv"
+        write_csv(one, 1)
+        with Simulator() as sim:
+            code, *_ = run_tool(one, sim.url, journal, "--rate", "1000/s")
+            assert code == 0, code
+    sql = f"""
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows})
+    INSERT OR REPLACE INTO invites (org_id, email_key, email, roles, status, invitation_id,
+        attempts, last_http_status, first_run_id, last_run_id, created_at, updated_at, invited_at)
+    SELECT '{ORG}', 'person' || (i - 1) || '@example.com', 'person' || (i - 1) || '@example.com',
+        '["ORG_MEMBER"]', 'invited', printf('%024x', i), 1, 200, 1, 1,
+        '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z'
+    FROM n;
+    """
+    subprocess.run(["sqlite3", str(journal)], input=sql, text=True, check=True)
+
+
+def peer(url, rows, concurrency, venv):
+    """The aiohttp peer: same invites, same concurrency, no journal."""
+    python = venv / "bin" / "python"
+    cmd = [str(python), str(ROOT / "scripts" / "peer_aiohttp.py"), url, ORG, TOKEN,
+           str(rows), str(concurrency)]
+    code, out, wall, cpu, rss = measured(cmd)
+    assert code == 0, out
+    result = json.loads(out.strip().splitlines()[-1])
+    return result, wall, cpu, rss
+
+
+def ensure_venv(tmp):
+    venv = Path(tmp) / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "aiohttp"], check=True)
+    return venv
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+            mem = f"{kb / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError):
+        pass
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{cpu}, {os.cpu_count()} cores, {mem}; {platform.system()} {platform.release()}; {rustc}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for trying the script")
+    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--skip-peer", action="store_true", help="do not install and run aiohttp")
+    args = parser.parse_args()
+    if not args.no_build:
+        build()
+    if shutil.which("sqlite3") is None:
+        sys.exit("sqlite3 is needed to seed the resume journals")
+
+    n_throughput = 2_000 if args.quick else 20_000
+    n_rate = 300 if args.quick else 2_500
+    n_resume = 10_000 if args.quick else 100_000
+    n_big = 100_000 if args.quick else 1_000_000
+    concurrency, latency_ms = 64, 50
+    rows = []  # (section, figure, value, target, verdict)
+    commands = []
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+
+        # 1 and 3: throughput against Little's law, and CPU per invite.
+        csv = tmp / "throughput.csv"
+        write_csv(csv, n_throughput)
+        with Simulator("--latency", f"{latency_ms}ms") as sim:
+            extra = ["--concurrency", str(concurrency), "--rate", "100000/s"]
+            commands.append(f"atlas-invite simulate --latency {latency_ms}ms &  # then:")
+            commands.append(f"atlas-invite run throughput.csv ({n_throughput} rows) {' '.join(extra)}")
+            log(f"1. throughput: {n_throughput} rows, C={concurrency}, L={latency_ms}ms")
+            code, summary, wall, cpu, rss = run_tool(csv, sim.url, tmp / "t.db", *extra)
+        assert code == 0 and summary["invited"] == n_throughput, summary
+        achieved = n_throughput / wall
+        ideal = concurrency / (latency_ms / 1000)
+        rows.append(("1. throughput", f"invites/s (end to end, {n_throughput} rows)", f"{achieved:.0f}", "", ""))
+        rows.append(("1. throughput", f"ideal C/L = {concurrency}/{latency_ms}ms", f"{ideal:.0f}", "", ""))
+        ratio = achieved / ideal
+        rows.append(("1. throughput", "achieved / ideal", f"{ratio:.3f}", ">= 0.90", ok(ratio >= 0.90)))
+        cpu_us = cpu / n_throughput * 1e6
+        rows.append(("3. client cost", "CPU (user+sys) per invite, journal included", f"{cpu_us:.1f} µs", "<= 50 µs", ok(cpu_us <= 50)))
+        rows.append(("3. client cost", "peak memory of that run", f"{rss:.0f} MiB", "", ""))
+        tool_rate, tool_cpu = achieved, cpu_us
+
+        # 2: rate-limit utilisation.
+        for client_rate in (50, 200):
+            csv = tmp / f"rate{client_rate}.csv"
+            write_csv(csv, n_rate)
+            with Simulator("--rate-limit", "50/s") as sim:
+                log(f"2. rate: simulator 50/s, client {client_rate}/s, {n_rate} rows")
+                commands.append(f"atlas-invite simulate --rate-limit 50/s &  # then:")
+                commands.append(f"atlas-invite run rate.csv ({n_rate} rows) --rate {client_rate}/s --concurrency 16")
+                code, summary, wall, cpu, rss = run_tool(
+                    csv, sim.url, tmp / f"r{client_rate}.db",
+                    "--rate", f"{client_rate}/s", "--concurrency", "16", "--max-attempts", "20")
+            assert code == 0, summary
+            achieved = n_rate / wall
+            share = summary["rate_limited"] / max(summary["requests"], 1)
+            util = achieved / 50
+            if client_rate == 50:
+                rows.append(("2. rate limit", "--rate 50/s vs limit 50/s: achieved / R", f"{util:.3f}", ">= 0.95", ok(util >= 0.95)))
+                rows.append(("2. rate limit", "--rate 50/s: 429s / requests", f"{share:.2%}", "<= 1%", ok(share <= 0.01)))
+            else:
+                rows.append(("2. rate limit", "--rate 200/s vs limit 50/s: achieved / R", f"{util:.3f}", ">= 0.85", ok(util >= 0.85)))
+                rows.append(("2. rate limit", "--rate 200/s: 429s / requests", f"{share:.2%}", "<= 10%", ok(share <= 0.10)))
+
+        # 4: resume over a journal where everything is invited.
+        for n in (n_resume, n_big):
+            csv = tmp / f"resume{n}.csv"
+            write_csv(csv, n)
+            journal = tmp / f"resume{n}.db"
+            log(f"4. resume: seeding {n} invited rows")
+            seed_journal(journal, n)
+            with Simulator() as sim:
+                commands.append(f"atlas-invite run resume.csv ({n} rows, all invited in the journal)")
+                code, summary, wall, cpu, rss = run_tool(csv, sim.url, journal, "--rate", "1000/s")
+            assert code == 0 and summary["requests"] == 0 and summary["skipped"] == n, summary
+            rows.append(("4. resume", f"{n} rows all done: wall time, nothing sent", f"{wall:.2f} s", "< 2 s" if n == n_resume else "", ok(wall < 2) if n == n_resume else ""))
+            rows.append(("4. resume", f"{n} rows all done: peak memory", f"{rss:.0f} MiB", "< 200 MiB" if n == n_big else "", ok(rss < 200) if n == n_big else ""))
+
+        # 5: validation speed and memory.
+        csv = tmp / f"resume{n_big}.csv"
+        commands.append(f"atlas-invite validate big.csv ({n_big} rows) --quiet")
+        code, out, wall, cpu, rss = measured([str(BIN), "validate", str(csv), "--quiet"])
+        assert code == 0, out
+        rows.append(("5. validate", f"{n_big} rows: rows/s", f"{n_big / wall:,.0f}", "", ""))
+        rows.append(("5. validate", f"{n_big} rows: peak memory", f"{rss:.0f} MiB", "", ""))
+
+        # 6: the aiohttp peer.
+        if not args.skip_peer:
+            log("6. peer: installing aiohttp in a scratch virtualenv")
+            venv = ensure_venv(tmp)
+            with Simulator("--latency", f"{latency_ms}ms") as sim:
+                commands.append(f"python scripts/peer_aiohttp.py URL ORG TOKEN {n_throughput} {concurrency}")
+                result, wall, cpu, rss = peer(sim.url, n_throughput, concurrency, venv)
+            assert result["ok"] == n_throughput, result
+            peer_rate = n_throughput / wall
+            peer_cpu = cpu / n_throughput * 1e6
+            rows.append(("6. peer (aiohttp)", "invites/s", f"{peer_rate:.0f}", "", ""))
+            rows.append(("6. peer (aiohttp)", "CPU per invite", f"{peer_cpu:.1f} µs", "", ""))
+            rows.append(("6. peer (aiohttp)", "atlas-invite throughput / peer", f"{tool_rate / peer_rate:.2f}", "", ""))
+            rows.append(("6. peer (aiohttp)", "atlas-invite CPU per invite / peer", f"{tool_cpu / peer_cpu:.2f}", "", ""))
+
+    write_report(Path(args.out), rows, commands, args.quick)
+    log(f"wrote {args.out}")
+
+
+def ok(cond):
+    return "met" if cond else "MISSED"
+
+
+def write_report(path, rows, commands, quick):
+    lines = [
+        "# Benchmarks",
+        "",
+        "Measured by `python3 scripts/bench.py`, which builds the release binary and drives it",
+        "against the built-in simulator (`atlas-invite simulate`, a separate process) on 127.0.0.1.",
+        "Every figure below comes from one run of the script; the ratios compare figures of that",
+        "same run. Rerun it to refresh this file." + (" **Quick mode: reduced sizes.**" if quick else ""),
+        "",
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- Machine: {machine()}",
+        "",
+        "| section | figure | value | target | |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for section, figure, value, target, verdict in rows:
+        lines.append(f"| {section} | {figure} | {value} | {target} | {verdict} |")
+    lines += ["", "## Commands", ""]
+    lines += [f"- `{c}`" for c in commands]
+    lines.append("")
+    path.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
