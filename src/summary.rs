@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::journal::InviteStatus;
-use crate::pipeline::events::{AttemptOutcome, Event, RowResult};
+use crate::pipeline::events::{AttemptOutcome, AttemptRecord, Event, RowResult};
 use crate::util::human_duration;
 
 /// Most failed rows listed in the text summary; the JSON summary lists them all.
@@ -38,14 +38,12 @@ impl Tally {
     /// Counts one committed event.
     pub fn observe(&mut self, event: &Event) {
         match event {
-            Event::Attempt(a) => {
-                self.requests += 1;
-                if a.outcome == AttemptOutcome::RateLimited {
-                    self.rate_limited += 1;
-                }
-            }
+            Event::Attempt(a) => self.count_request(a),
             Event::Retrying { .. } => self.retries += 1,
             Event::Finished(r) => {
+                if let Some(a) = &r.last_attempt {
+                    self.count_request(a);
+                }
                 match r.status {
                     InviteStatus::Invited => self.invited += 1,
                     InviteStatus::AlreadyInvited => self.already_invited += 1,
@@ -59,6 +57,13 @@ impl Tally {
             }
             Event::Deprecated { sunset, .. } => self.sunset = Some(sunset.clone()),
             Event::InFlight { .. } | Event::RateLimited { .. } | Event::Stopping(_) => {}
+        }
+    }
+
+    fn count_request(&mut self, attempt: &AttemptRecord) {
+        self.requests += 1;
+        if attempt.outcome == AttemptOutcome::RateLimited {
+            self.rate_limited += 1;
         }
     }
 
@@ -234,7 +239,7 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::events::{AttemptKind, AttemptRecord};
+    use crate::pipeline::events::AttemptKind;
     use std::time::SystemTime;
 
     fn finished(email: &str, status: InviteStatus) -> Event {
@@ -247,6 +252,7 @@ mod tests {
             error_code: Some("INVALID_ROLE".into()),
             detail: Some("no such role".into()),
             attempts: 1,
+            last_attempt: None,
         })
     }
 

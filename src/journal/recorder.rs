@@ -158,12 +158,14 @@ fn apply(
     event: &Event,
 ) -> rusqlite::Result<()> {
     match event {
-        Event::InFlight { email_key } => {
-            tx.prepare_cached(
+        Event::InFlight { email_keys } => {
+            let mut stmt = tx.prepare_cached(
                 "UPDATE invites SET status = 'in_flight', last_run_id = ?3, updated_at = ?4
                  WHERE org_id = ?1 AND email_key = ?2",
-            )?
-            .execute(params![org_id, email_key, run_id, now])?;
+            )?;
+            for email_key in email_keys {
+                stmt.execute(params![org_id, email_key, run_id, now])?;
+            }
         }
         Event::Attempt(record) => record_attempt(tx, run_id, org_id, record)?,
         Event::Finished(result) => record_result(tx, run_id, org_id, now, result)?,
@@ -176,6 +178,28 @@ fn apply(
 }
 
 fn record_attempt(
+    tx: &Transaction<'_>,
+    run_id: i64,
+    org_id: &str,
+    a: &AttemptRecord,
+) -> rusqlite::Result<()> {
+    insert_attempt(tx, run_id, org_id, a)?;
+    tx.prepare_cached(
+        "UPDATE invites SET attempts = attempts + 1, last_http_status = ?3,
+                last_error_code = ?4, last_error_detail = ?5
+         WHERE org_id = ?1 AND email_key = ?2",
+    )?
+    .execute(params![
+        org_id,
+        a.email_key,
+        a.http_status,
+        a.error_code,
+        a.detail
+    ])?;
+    Ok(())
+}
+
+fn insert_attempt(
     tx: &Transaction<'_>,
     run_id: i64,
     org_id: &str,
@@ -202,21 +226,11 @@ fn record_attempt(
         millis(a.latency),
         a.outcome.as_str(),
     ])?;
-    tx.prepare_cached(
-        "UPDATE invites SET attempts = attempts + 1, last_http_status = ?3,
-                last_error_code = ?4, last_error_detail = ?5
-         WHERE org_id = ?1 AND email_key = ?2",
-    )?
-    .execute(params![
-        org_id,
-        a.email_key,
-        a.http_status,
-        a.error_code,
-        a.detail
-    ])?;
     Ok(())
 }
 
+/// Records a row's result, and the request that ended it when it came along: then one update
+/// of the person covers both.
 fn record_result(
     tx: &Transaction<'_>,
     run_id: i64,
@@ -224,12 +238,16 @@ fn record_result(
     now: &str,
     r: &RowResult,
 ) -> rusqlite::Result<()> {
+    if let Some(attempt) = &r.last_attempt {
+        insert_attempt(tx, run_id, org_id, attempt)?;
+    }
     let done_at = r.status.is_done().then_some(now);
     tx.prepare_cached(
         "UPDATE invites SET status = ?3, invitation_id = coalesce(?4, invitation_id),
                 last_http_status = coalesce(?5, last_http_status),
                 last_error_code = ?6, last_error_detail = ?7, last_run_id = ?8,
-                updated_at = ?9, invited_at = coalesce(invited_at, ?10)
+                updated_at = ?9, invited_at = coalesce(invited_at, ?10),
+                attempts = attempts + ?11
          WHERE org_id = ?1 AND email_key = ?2",
     )?
     .execute(params![
@@ -243,6 +261,7 @@ fn record_result(
         run_id,
         now,
         done_at,
+        u32::from(r.last_attempt.is_some()),
     ])?;
     Ok(())
 }
@@ -286,6 +305,7 @@ mod tests {
             roles_defaulted: true,
             team_ids: vec![],
             projects: vec![],
+            ..Invitee::default()
         };
         journal.plan(run, ORG, vec![person], &[]).unwrap();
 
@@ -294,7 +314,7 @@ mod tests {
         let key = "ann@example.com".to_owned();
         recorder
             .commit(Event::InFlight {
-                email_key: key.clone(),
+                email_keys: vec![key.clone()],
             })
             .await
             .unwrap();
@@ -326,6 +346,7 @@ mod tests {
             error_code: None,
             detail: None,
             attempts: 1,
+            last_attempt: None,
         }));
         drop(recorder);
         let journal = tokio::task::spawn_blocking(move || handle.finish())

@@ -141,15 +141,20 @@ impl Journal {
     }
 
     fn configure(&self) -> Result<(), JournalError> {
-        // WAL lets readers (`status`, `sqlite3`) work during a run, and with
-        // `synchronous=FULL` every commit is on disk before it returns, so a result is durable
-        // before it is reported even across a power cut. Commits are batched by the recorder,
-        // which keeps the cost of that fsync per batch, not per row.
+        // WAL lets readers (`status`, `sqlite3`) work during a run. With `synchronous=NORMAL`
+        // a commit is in the WAL file, and survives the process being killed at any instant,
+        // before it returns; only a power cut or an OS crash can lose the last commits (never
+        // corrupt the file). The fsync per commit of `FULL` would buy that last case at a
+        // measured ~30 % of the client's CPU, and losing an `in_flight` mark to a power cut is
+        // recovered anyway: the resend is answered 409 and recorded `already_invited`.
+        //
+        // Foreign keys are declared in the schema, for people reading it, but not enforced:
+        // the recorder is the only writer and always refers to rows it created, and the checks
+        // cost a measured ~17 % of the client's CPU per invite.
         self.conn
             .execute_batch(
                 "PRAGMA journal_mode = WAL;
-                 PRAGMA synchronous = FULL;
-                 PRAGMA foreign_keys = ON;",
+                 PRAGMA synchronous = NORMAL;",
             )
             .map_err(|e| sql(&self.path, e))?;
         self.conn

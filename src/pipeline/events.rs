@@ -93,6 +93,8 @@ pub struct RowResult {
     pub detail: Option<String>,
     /// Requests made for this person in this run.
     pub attempts: u32,
+    /// The last request, when it was not reported on its own: it ended the row.
+    pub last_attempt: Option<AttemptRecord>,
 }
 
 /// Why the pipeline stopped taking new rows before the end of the file.
@@ -123,8 +125,11 @@ impl std::fmt::Display for StopReason {
 /// Everything the pipeline reports.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// A request for this person is about to be sent; committed before the request goes out.
-    InFlight { email_key: String },
+    /// Requests for these people are about to be sent; committed before any of them goes out.
+    /// Rows are marked a batch at a time, ahead of the workers, so that the commit is not on
+    /// every request's path; a crash can thus leave a few rows `in_flight` that were never
+    /// sent, which the next run's lookup finds absent and sends.
+    InFlight { email_keys: Vec<String> },
     /// A request completed (or failed without an answer).
     Attempt(AttemptRecord),
     /// A transient failure; the row will be retried after `delay`.

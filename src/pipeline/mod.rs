@@ -54,6 +54,33 @@ impl Shared {
     }
 }
 
+/// Commits the `in_flight` mark of a batch of rows and hands the batch on; when the journal
+/// cannot record it, nothing of the batch may be sent and the run stops.
+async fn mark_in_flight(shared: Arc<Shared>, rows: Vec<PlannedRow>) -> Vec<PlannedRow> {
+    // Rows left `in_flight` by an earlier run are marked already.
+    let email_keys: Vec<String> = rows
+        .iter()
+        .filter(|row| !row.unresolved)
+        .map(|row| row.invitee.email_key())
+        .collect();
+    if email_keys.is_empty() {
+        return rows;
+    }
+    match shared
+        .recorder
+        .commit(events::Event::InFlight { email_keys })
+        .await
+    {
+        Ok(()) => rows,
+        Err(_) => {
+            shared.stop.stop(events::StopReason::JournalFailed(
+                "the in_flight marks could not be committed".into(),
+            ));
+            Vec::new()
+        }
+    }
+}
+
 /// The end of a pipeline run.
 #[derive(Debug, Clone)]
 pub struct PipelineOutcome {
@@ -82,7 +109,17 @@ pub async fn run(
         requests: AtomicU64::new(0),
         deprecation_noted: std::sync::atomic::AtomicBool::new(false),
     });
+    // Rows are marked `in_flight` one batch (as many as run at once) ahead of the workers: one
+    // commit per batch instead of one per request keeps the journal off every request's path.
+    // Rows stop being pulled as soon as the run stops; those never pulled stay `pending`.
+    let batch = config.concurrency.max(1);
+    let marking = Arc::clone(&shared);
+    let pulling = Arc::clone(&stop);
     futures::stream::iter(rows)
+        .take_while(move |_| std::future::ready(!pulling.is_stopped()))
+        .chunks(batch)
+        .then(move |chunk| mark_in_flight(Arc::clone(&marking), chunk))
+        .flat_map(futures::stream::iter)
         .for_each_concurrent(config.concurrency.max(1), |row| {
             worker::RowTask::new(Arc::clone(&shared), row).run()
         })

@@ -1,9 +1,10 @@
 //! One row's journey: wait for the rate gate, mark the row `in_flight`, send, classify the
 //! answer, retry or look the person up, and emit the result.
 //!
-//! The rules that keep invites exactly-once live here: a request goes out only after its
-//! `in_flight` mark is committed; a request whose outcome is unknown is followed by a lookup,
-//! never by a blind resend; and a row is only reported `failed` when Atlas really refused it.
+//! The rules that keep invites exactly-once live here and in `pipeline::run`: a request goes
+//! out only after its row's `in_flight` mark is committed; a request whose outcome is unknown
+//! is followed by a lookup, never by a blind resend; and a row is only reported `failed` when
+//! Atlas really refused it.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -53,6 +54,8 @@ pub(super) struct RowTask {
     /// that a stop leaves the row `in_flight` rather than `pending`.
     attempts: u32,
     last: Last,
+    /// The last request's record, not emitted yet (see [`RowTask::record`]).
+    unreported: Option<AttemptRecord>,
 }
 
 impl RowTask {
@@ -66,6 +69,7 @@ impl RowTask {
             shared,
             attempts: 0,
             last: Last::default(),
+            unreported: None,
         }
     }
 
@@ -91,7 +95,10 @@ impl RowTask {
             };
             let retry_after = match next {
                 Next::Done(status, id) => return self.finish(status, id),
-                Next::Continue => continue,
+                Next::Continue => {
+                    self.flush_attempt();
+                    continue;
+                }
                 Next::Stop => return self.finish_unfinished(),
                 Next::Retry(retry_after) => retry_after,
             };
@@ -99,6 +106,7 @@ impl RowTask {
                 return self.give_up();
             }
             let delay = backoff.next_delay(retry_after);
+            self.flush_attempt();
             self.shared.recorder.emit(Event::Retrying {
                 email: self.email.clone(),
                 attempt: self.attempts,
@@ -114,18 +122,9 @@ impl RowTask {
 
     /// Sends the invitation once.
     async fn invite(&mut self) -> Next {
+        // The row was marked `in_flight`, durably, before it reached this worker (see
+        // `pipeline::run`), and stays so until its result is recorded.
         let shared = Arc::clone(&self.shared);
-        let in_flight = Event::InFlight {
-            email_key: self.email_key.clone(),
-        };
-        if shared.recorder.commit(in_flight).await.is_err() {
-            shared.stop.stop(StopReason::JournalFailed(
-                "the in_flight mark could not be committed".into(),
-            ));
-            // Nothing was sent, and the journal cannot say otherwise.
-            self.attempts -= 1;
-            return Next::Stop;
-        }
         let sent_at = SystemTime::now();
         let started = Instant::now();
         shared.requests.fetch_add(1, Ordering::Relaxed);
@@ -254,15 +253,19 @@ impl RowTask {
         next
     }
 
+    /// Keeps the record of the request just made. It is emitted on its own when another request
+    /// follows, or together with the row's result when the row ends, so that the common case
+    /// (one request, one result) costs the journal one update of the person, not two.
     fn record(
-        &self,
+        &mut self,
         kind: AttemptKind,
         endpoint: &'static str,
         sent_at: SystemTime,
         latency: Duration,
         outcome: AttemptOutcome,
     ) {
-        self.shared.recorder.emit(Event::Attempt(AttemptRecord {
+        self.flush_attempt();
+        self.unreported = Some(AttemptRecord {
             email_key: self.email_key.clone(),
             attempt: self.attempts,
             kind,
@@ -273,7 +276,14 @@ impl RowTask {
             error_code: self.last.error_code.clone(),
             detail: self.last.detail.clone(),
             outcome,
-        }));
+        });
+    }
+
+    /// Emits the kept attempt record on its own.
+    fn flush_attempt(&mut self) {
+        if let Some(record) = self.unreported.take() {
+            self.shared.recorder.emit(Event::Attempt(record));
+        }
     }
 
     fn last_reason(&self) -> String {
@@ -349,6 +359,7 @@ impl RowTask {
             error_code: self.last.error_code,
             detail,
             attempts: self.attempts,
+            last_attempt: self.unreported,
         };
         self.shared.recorder.emit(Event::Finished(result));
     }
