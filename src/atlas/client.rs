@@ -210,7 +210,12 @@ impl AtlasClient {
             message: format!("failed to encode the request: {e}"),
         })?;
         let answer = self
-            .send(Method::POST, self.url.clone(), Some(body), self.api.media_type())
+            .send(
+                Method::POST,
+                self.url.clone(),
+                Some(bytes::Bytes::from(body)),
+                self.api.media_type(),
+            )
             .await?;
         let status = answer.status;
         let invitation = match self.api {
@@ -290,7 +295,7 @@ impl AtlasClient {
         &self,
         method: Method,
         mut url: Url,
-        body: Option<Vec<u8>>,
+        body: Option<bytes::Bytes>,
         media_type: &str,
     ) -> Result<Answer<Vec<u8>>, CallError> {
         if self.envelope {
@@ -316,27 +321,22 @@ impl AtlasClient {
             if let Some(body) = &body {
                 builder = builder.header(CONTENT_TYPE, media_type).body(body.clone());
             }
-            let (status, headers, bytes) = self.receive(builder).await?;
-            if status == StatusCode::UNAUTHORIZED && tries < 3 {
-                let challenges: Vec<String> = headers
-                    .get_all(WWW_AUTHENTICATE)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok().map(str::to_owned))
-                    .collect();
-                if self.auth.unauthorized(&auth, &challenges).await {
-                    continue;
-                }
+            let (status, meta, bytes) = self.receive(builder).await?;
+            if status == StatusCode::UNAUTHORIZED
+                && tries < 3
+                && self.auth.unauthorized(&auth, &meta.challenges).await
+            {
+                continue;
             }
-            let rate = rate_headers(&headers);
             if status.is_success() {
                 return Ok(Answer {
                     value: bytes,
                     status: status.as_u16(),
-                    rate,
-                    sunset: header_text(&headers, "sunset"),
+                    rate: meta.rate,
+                    sunset: meta.sunset,
                 });
             }
-            return Err(status_error(status, &headers, &bytes, rate));
+            return Err(status_error(status, meta, &bytes));
         }
     }
 
@@ -344,10 +344,10 @@ impl AtlasClient {
     async fn receive(
         &self,
         builder: reqwest::RequestBuilder,
-    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), CallError> {
+    ) -> Result<(StatusCode, Meta, Vec<u8>), CallError> {
         let mut response = builder.send().await.map_err(transport_error)?;
         let status = response.status();
-        let headers = response.headers().clone();
+        let meta = Meta::read(status, response.headers());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
@@ -359,9 +359,38 @@ impl AtlasClient {
             body.extend_from_slice(&chunk);
         }
         if self.envelope && status == StatusCode::OK {
-            return unwrap_envelope(&body).map(|(status, content)| (status, headers, content));
+            return unwrap_envelope(&body).map(|(status, content)| (status, meta, content));
         }
-        Ok((status, headers, body))
+        Ok((status, meta, body))
+    }
+}
+
+/// What the client needs from an answer's headers, read once before the body.
+struct Meta {
+    rate: RateHeaders,
+    sunset: Option<String>,
+    error_code_header: Option<String>,
+    /// `WWW-Authenticate` challenges, kept only for a 401.
+    challenges: Vec<String>,
+}
+
+impl Meta {
+    fn read(status: StatusCode, headers: &HeaderMap) -> Meta {
+        let challenges = if status == StatusCode::UNAUTHORIZED {
+            headers
+                .get_all(WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Meta {
+            rate: rate_headers(headers),
+            sunset: header_text(headers, "sunset"),
+            error_code_header: header_text(headers, "x-error-code"),
+            challenges,
+        }
     }
 }
 
@@ -386,12 +415,7 @@ fn unwrap_envelope(body: &[u8]) -> Result<(StatusCode, Vec<u8>), CallError> {
     Ok((status, content))
 }
 
-fn status_error(
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &[u8],
-    rate: RateHeaders,
-) -> CallError {
+fn status_error(status: StatusCode, meta: Meta, body: &[u8]) -> CallError {
     let api = serde_json::from_slice::<ApiError>(body)
         .ok()
         .filter(|e| !e.error_code.is_empty() || e.detail.is_some())
@@ -405,8 +429,8 @@ fn status_error(
         status: status.as_u16(),
         api,
         body,
-        error_code_header: header_text(headers, "x-error-code"),
-        rate,
+        error_code_header: meta.error_code_header,
+        rate: meta.rate,
     }
 }
 
@@ -622,11 +646,11 @@ mod tests {
 
     #[test]
     fn non_json_error_bodies_are_summarised() {
+        let meta = Meta::read(StatusCode::BAD_GATEWAY, &HeaderMap::new());
         let e = status_error(
             StatusCode::BAD_GATEWAY,
-            &HeaderMap::new(),
+            meta,
             b"<html><body><h1>502 Bad Gateway</h1></body></html>",
-            RateHeaders::default(),
         );
         assert_eq!(e.to_string(), "HTTP 502: 502 Bad Gateway");
         assert_eq!(e.error_code(), None);
