@@ -250,3 +250,43 @@ fn no_secret_reaches_output_or_journal_whatever_the_credentials() {
         }
     }
 }
+
+#[test]
+fn the_users_endpoint_invites_and_records_which_endpoint_was_used() {
+    let sim = Sim::start(SimConfig {
+        existing_members: vec!["person2@example.com".into()],
+        duplicate_invites: true,
+        ..SimConfig::default()
+    }
+    .with_script("person1@example.com", [Fault::RecordThenDrop]));
+    let work = Work::new();
+    let csv = work.write(
+        "people.csv",
+        "email,roles,projects\n\
+         person0@example.com,owner,5f1e2d3c4b5a697887766101:GROUP_READ_ONLY\n\
+         person1@example.com,member,\n\
+         person2@example.com,member,\n",
+    );
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--api", "users", "--format", "json"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let json = ran.json();
+    assert_eq!(json["invited"], 2);
+    assert_eq!(json["already_member"], 1);
+    assert!(json["sunset"].is_null(), "the users endpoint is not deprecated");
+    let stats = sim.stats();
+    assert_eq!(stats.invite_posts, 0, "nothing went through the invite endpoints");
+    assert!(stats.user_posts >= 3);
+    // The dropped answer was resolved by looking the user up, not by a second invitation.
+    assert_eq!(sim.invitations_for("person1@example.com"), 1);
+    assert_eq!(
+        work.query("SELECT group_concat(outcome) FROM attempts WHERE email_key = 'person1@example.com' ORDER BY id"),
+        vec!["unknown,found"]
+    );
+    assert_eq!(
+        work.query("SELECT DISTINCT endpoint FROM attempts WHERE kind = 'invite'"),
+        vec!["POST /api/atlas/v2/orgs/{orgId}/users"]
+    );
+    assert_eq!(work.query("SELECT api FROM runs"), vec!["users"]);
+    let ids = work.query("SELECT invitation_id FROM invites WHERE email_key = 'person0@example.com'");
+    assert_eq!(ids[0].len(), 24, "{ids:?}");
+}
