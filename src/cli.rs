@@ -7,9 +7,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::atlas::client::Api;
-use crate::atlas::model::{OrgRole, is_atlas_id};
+use crate::atlas::model::{OrgRole, is_atlas_id, parse_group_role};
+use crate::journal::InviteStatus;
 use crate::pipeline::Rate;
-use crate::util::parse_duration;
+use crate::report::ReportFormat;
+use crate::util::{parse_duration, rfc3339};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -42,6 +44,16 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Check credentials, organization access and the endpoint with one harmless request.
     Doctor(DoctorArgs),
+    /// List people from the journal: who got which role, when, by which run, what Atlas said.
+    Report(ReportArgs),
+    /// List runs: who ran them, where, when, from which file, with counts per status.
+    Runs(RunsArgs),
+    /// Every request made for one person, across runs.
+    History(HistoryArgs),
+    /// Write a results file: the input CSV's own columns plus each row's outcome.
+    Export(ExportArgs),
+    /// Record each person's membership (pending, active, expired, declined) as Atlas reports it.
+    Reconcile(ReconcileArgs),
 }
 
 const RUN_HELP: &str = "\
@@ -131,6 +143,48 @@ pub struct JournalArgs {
     pub journal: Option<PathBuf>,
 }
 
+/// How the CSV file is read: shared by `run` and `validate`.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// Organization role for rows that get none from their roles cell or a rule.
+    #[arg(long, default_value = "ORG_MEMBER", value_parser = parse_role, value_name = "ROLE")]
+    pub default_role: OrgRole,
+
+    /// Encoding of the file, like windows-1252 (alias latin1), utf-16 or utf-16be [default:
+    /// UTF-8; a UTF-8 or UTF-16 byte order mark is always followed].
+    #[arg(long, value_parser = crate::roster::encoding::parse_label, value_name = "LABEL")]
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+
+    /// Field delimiter: , ; | or tab [default: detected from the header line].
+    #[arg(long, value_parser = crate::roster::parse_delimiter, value_name = "CHAR")]
+    pub delimiter: Option<u8>,
+
+    /// Header of the column holding the email addresses, when the accepted names do not fit.
+    #[arg(long, value_name = "HEADER")]
+    pub email_column: Option<String>,
+
+    /// Header of the column holding the organization roles.
+    #[arg(long, value_name = "HEADER")]
+    pub roles_column: Option<String>,
+
+    /// Header of the column holding the teams (names or ids).
+    #[arg(long, value_name = "HEADER")]
+    pub teams_column: Option<String>,
+
+    /// Header of the column holding the project roles (<project>:<GROUP_ROLE>).
+    #[arg(long, value_name = "HEADER")]
+    pub projects_column: Option<String>,
+
+    /// Only rows whose COLUMN equals VALUE (trimmed, case-insensitive); repeatable, all must
+    /// match.
+    #[arg(long = "where", value_name = "COLUMN=VALUE")]
+    pub filters: Vec<crate::roster::Filter>,
+
+    /// TOML rules granting roles, teams and projects by column values (see the README).
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+}
+
 /// `atlas-invite run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -164,9 +218,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
 
-    /// Organization role for rows whose roles cell is empty.
-    #[arg(long, default_value = "ORG_MEMBER", value_parser = parse_role, value_name = "ROLE")]
-    pub default_role: OrgRole,
+    #[command(flatten)]
+    pub input: InputArgs,
 
     /// Send nothing if any row is invalid (exit 1).
     #[arg(long)]
@@ -175,6 +228,11 @@ pub struct RunArgs {
     /// Validate, consult the journal and print what would be sent; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Invite again the people whose invitation expired or was declined, as the last
+    /// `reconcile` saw it (otherwise they are skipped like everybody already invited).
+    #[arg(long)]
+    pub reinvite_expired: bool,
 
     /// Run against the built-in simulator (realistic latency, some 500s, a rate limit); no
     /// credentials needed [journal default: atlas-invite-simulate.db].
@@ -217,9 +275,8 @@ pub struct ValidateArgs {
     #[arg(value_name = "CSV")]
     pub csv: PathBuf,
 
-    /// Organization role for rows whose roles cell is empty.
-    #[arg(long, default_value = "ORG_MEMBER", value_parser = parse_role, value_name = "ROLE")]
-    pub default_role: OrgRole,
+    #[command(flatten)]
+    pub input: InputArgs,
 
     /// Print only the problems and the totals, not every valid row.
     #[arg(long, short)]
@@ -316,6 +373,137 @@ pub struct SimulateArgs {
     /// A programmatic API key accepted with HTTP Digest (repeatable).
     #[arg(long = "api-key", value_name = "PUBLIC:PRIVATE", value_parser = parse_pair)]
     pub api_keys: Vec<(String, String)>,
+
+    /// A team of the organization, served by GET /orgs/{orgId}/teams (repeatable).
+    #[arg(long = "team", value_name = "ID:NAME", value_parser = parse_pair)]
+    pub teams: Vec<(String, String)>,
+
+    /// A project of the organization, served by GET /orgs/{orgId}/groups (repeatable).
+    #[arg(long = "project", value_name = "ID:NAME", value_parser = parse_pair)]
+    pub projects: Vec<(String, String)>,
+}
+
+/// `atlas-invite report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub journal: JournalArgs,
+
+    /// Only this organization.
+    #[arg(long, env = "MONGODB_ATLAS_ORG_ID", value_parser = parse_org_id)]
+    pub org: Option<String>,
+
+    /// Only people with this status (repeatable, or comma-separated).
+    #[arg(long = "status", value_name = "S", value_delimiter = ',', value_parser = parse_status)]
+    pub statuses: Vec<InviteStatus>,
+
+    /// Only addresses matching PATTERN, case-insensitively: `*` and `?` are wildcards over the
+    /// whole address; without them PATTERN matches anywhere in it.
+    #[arg(long, value_name = "PATTERN")]
+    pub email: Option<String>,
+
+    /// Only people given ROLE: an organization role (ORG_OWNER, owner, ...) or a project role
+    /// (GROUP_READ_ONLY, ...).
+    #[arg(long, value_name = "ROLE", value_parser = parse_any_role)]
+    pub role: Option<String>,
+
+    /// Only people run ID acted on.
+    #[arg(long = "run", value_name = "ID")]
+    pub run: Option<i64>,
+
+    /// Only people whose record changed at or after DATE: 2026-11-01, 2026-11-01T09:30:00Z (UTC),
+    /// or a duration ago like 7d.
+    #[arg(long, value_name = "DATE", value_parser = parse_since)]
+    pub since: Option<String>,
+
+    /// Only pending invitations (as of the last `reconcile`) that expire within DURATION, like
+    /// 7d; soonest first.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub expiring_within: Option<Duration>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+/// `atlas-invite runs`.
+#[derive(Debug, Clone, Args)]
+pub struct RunsArgs {
+    #[command(flatten)]
+    pub journal: JournalArgs,
+
+    /// Only this organization.
+    #[arg(long, env = "MONGODB_ATLAS_ORG_ID", value_parser = parse_org_id)]
+    pub org: Option<String>,
+
+    /// Only the N most recent runs.
+    #[arg(long, value_name = "N")]
+    pub last: Option<u32>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+/// `atlas-invite history`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// The person's email address (any case).
+    #[arg(value_name = "EMAIL")]
+    pub email: String,
+
+    #[command(flatten)]
+    pub journal: JournalArgs,
+
+    /// Only this organization.
+    #[arg(long, env = "MONGODB_ATLAS_ORG_ID", value_parser = parse_org_id)]
+    pub org: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+/// `atlas-invite export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The CSV file that was (or will be) given to `run`.
+    #[arg(value_name = "CSV")]
+    pub csv: PathBuf,
+
+    /// Where to write the results file [default: stdout].
+    #[arg(long, short, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// Write only the rows whose person is not done, with the file's own columns only, ready to
+    /// be given back to `run`.
+    #[arg(long)]
+    pub failed_only: bool,
+
+    #[command(flatten)]
+    pub journal: JournalArgs,
+
+    /// Organization whose outcomes to look up [default: the journal's only one].
+    #[arg(long, env = "MONGODB_ATLAS_ORG_ID", value_parser = parse_org_id)]
+    pub org: Option<String>,
+}
+
+/// `atlas-invite reconcile`.
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub atlas: AtlasArgs,
+
+    #[command(flatten)]
+    pub journal: JournalArgs,
+
+    /// Limit of one request, from connecting to the end of the answer.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 fn parse_org_id(text: &str) -> Result<String, String> {
@@ -335,6 +523,54 @@ fn parse_role(text: &str) -> Result<OrgRole, String> {
         format!(
             "unknown organization role {text:?}: expected one of {}",
             names.join(", ")
+        )
+    })
+}
+
+fn parse_status(text: &str) -> Result<InviteStatus, String> {
+    let norm = text.trim().to_ascii_lowercase().replace('-', "_");
+    InviteStatus::parse(&norm).ok_or_else(|| {
+        let names: Vec<&str> = InviteStatus::ALL.iter().map(|s| s.as_str()).collect();
+        format!(
+            "unknown status {text:?}: expected one of {}",
+            names.join(", ")
+        )
+    })
+}
+
+/// An organization role as `--default-role` reads it, or a project role; canonical upper case.
+fn parse_any_role(text: &str) -> Result<String, String> {
+    OrgRole::parse(text)
+        .map(|r| r.as_str().to_owned())
+        .or_else(|| parse_group_role(text))
+        .ok_or_else(|| {
+            let names: Vec<&str> = OrgRole::ALL.iter().map(|r| r.as_str()).collect();
+            format!(
+                "unknown role {text:?}: expected an organization role ({}) or a project role \
+                 (GROUP_READ_ONLY, GROUP_OWNER, ...)",
+                names.join(", ")
+            )
+        })
+}
+
+/// `--since`: a UTC date or time, or a duration ago; as a journal timestamp, which compares as
+/// text with the journal's own.
+fn parse_since(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let is_date = t.len() == 10 && t.as_bytes()[4] == b'-' && t.as_bytes()[7] == b'-';
+    let time = if is_date {
+        humantime::parse_rfc3339(&format!("{t}T00:00:00Z")).ok()
+    } else {
+        humantime::parse_rfc3339_weak(t.trim_end_matches(['Z', 'z'])).ok()
+    };
+    let time = time.or_else(|| {
+        let ago = humantime::parse_duration(t).ok()?;
+        std::time::SystemTime::now().checked_sub(ago)
+    });
+    time.map(rfc3339).ok_or_else(|| {
+        format!(
+            "invalid date {text:?}: write it like 2026-11-01, 2026-11-01T09:30:00Z (UTC) or 7d \
+             (that long ago)"
         )
     })
 }
@@ -380,7 +616,7 @@ mod tests {
         assert_eq!(args.max_attempts, 8);
         assert_eq!(args.max_backoff, Duration::from_secs(60));
         assert_eq!(args.timeout, Duration::from_secs(30));
-        assert_eq!(args.default_role, OrgRole::OrgMember);
+        assert_eq!(args.input.default_role, OrgRole::OrgMember);
         assert_eq!(args.atlas.api, ApiArg::Invites);
         assert!(args.rate.is_none());
     }
@@ -400,5 +636,55 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.to_string().contains("ORG_MEMBER"));
+    }
+
+    #[test]
+    fn report_filters_parse_and_repeat() {
+        let cli = Cli::try_parse_from([
+            "atlas-invite",
+            "report",
+            "--status",
+            "failed",
+            "--status",
+            "In-Flight,invalid",
+            "--role",
+            "billing admin",
+            "--since",
+            "2026-11-01",
+        ])
+        .unwrap();
+        let Command::Report(args) = cli.command else {
+            panic!("not report");
+        };
+        assert_eq!(
+            args.statuses,
+            vec![
+                InviteStatus::Failed,
+                InviteStatus::InFlight,
+                InviteStatus::Invalid
+            ]
+        );
+        assert_eq!(args.role.as_deref(), Some("ORG_BILLING_ADMIN"));
+        assert_eq!(args.since.as_deref(), Some("2026-11-01T00:00:00.000Z"));
+        assert_eq!(args.format, ReportFormat::Table);
+        assert_eq!(
+            parse_any_role("group read only").unwrap(),
+            "GROUP_READ_ONLY"
+        );
+    }
+
+    #[test]
+    fn since_accepts_dates_times_and_durations_ago() {
+        assert_eq!(
+            parse_since("2026-11-01T09:30:00Z").unwrap(),
+            "2026-11-01T09:30:00.000Z"
+        );
+        assert_eq!(
+            parse_since("2026-11-01 09:30:00").unwrap(),
+            "2026-11-01T09:30:00.000Z"
+        );
+        assert!(parse_since("7d").unwrap() < crate::util::now_rfc3339());
+        assert!(parse_since("next week").unwrap_err().contains("2026-11-01"));
+        assert!(parse_status("sent").unwrap_err().contains("already_member"));
     }
 }

@@ -98,6 +98,9 @@ pub struct Summary {
     pub valid: u64,
     pub invalid: u64,
     pub duplicates: u64,
+    /// Rows left out of the run by `--where` (or by rules with `unmatched = "skip"`); not
+    /// counted in `rows`.
+    pub filtered_out: u64,
     /// Valid rows already done in an earlier run, not sent again.
     pub skipped: u64,
     pub invited: u64,
@@ -165,11 +168,15 @@ impl Summary {
         let verb = if self.dry_run { "Dry run" } else { "Run" };
         let id = self.run_id.map(|id| format!(" {id}")).unwrap_or_default();
         let _ = writeln!(out, "{verb}{id} for org {} from {}", self.org_id, self.csv);
-        let _ = writeln!(
+        let _ = write!(
             out,
             "  rows {}: valid {}, invalid {}, duplicates {}",
             self.rows, self.valid, self.invalid, self.duplicates
         );
+        if self.filtered_out > 0 {
+            let _ = write!(out, " ({} more filtered out)", self.filtered_out);
+        }
+        out.push('\n');
         let _ = writeln!(
             out,
             "  done {} of {}: invited {}, already invited {}, already member {}, skipped (done earlier) {}",
@@ -299,6 +306,7 @@ mod tests {
             valid: 3,
             invalid: 0,
             duplicates: 0,
+            filtered_out: 0,
             skipped: 2,
             invited: 0,
             already_invited: 0,

@@ -18,3 +18,9 @@ mod auth;
 
 // The contract: request bodies against the official OpenAPI schemas, the spec's examples.
 mod contract;
+
+// Audit and follow-up: report, runs, history, export, reconcile, --reinvite-expired.
+mod report;
+
+// HR exports as they come: encodings, column options, --where, rules, team and project names.
+mod hr_exports;

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod directory;
 pub mod error;
 pub mod model;
 pub mod users;

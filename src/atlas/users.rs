@@ -12,17 +12,19 @@ use serde::{Deserialize, Serialize};
 
 use super::client::{Answer, Api, AtlasClient};
 use super::error::{CallError, summarise_body};
-use super::model::{
-    Invitation, MEDIA_TYPE_2023_01_01, MEDIA_TYPE_2025_02_19, UserGroupRoles,
-};
+use super::model::{Invitation, MEDIA_TYPE_2023_01_01, MEDIA_TYPE_2025_02_19, UserGroupRoles};
 
 /// Users per page: the most the users resource allows (`itemsPerPage` maximum).
 pub const USERS_PAGE_SIZE: u32 = 500;
 
 /// Every `orgMembershipStatus`. Without an explicit `orgMembershipStatuses`, Atlas lists only
 /// `ACTIVE` and `PENDING` users, and expired or declined invitations would look missing.
-pub const MEMBERSHIP_STATUSES: [&str; 4] =
-    ["PENDING", "ACTIVE", "INVITATION_EXPIRED", "INVITATION_REJECTED"];
+pub const MEMBERSHIP_STATUSES: [&str; 4] = [
+    "PENDING",
+    "ACTIVE",
+    "INVITATION_EXPIRED",
+    "INVITATION_REJECTED",
+];
 
 /// The users listing as a template, for messages.
 pub const USERS_ENDPOINT: &str = "GET /api/atlas/v2/orgs/{orgId}/users";
@@ -111,9 +113,7 @@ impl AtlasClient {
 
     /// Every pending invitation of the organization from the invites resource of the client's
     /// API (v2 or v1.0). `None` with `--api users`, whose users listing already holds them.
-    pub async fn pending_invitations(
-        &self,
-    ) -> Result<Option<Answer<Vec<Invitation>>>, CallError> {
+    pub async fn pending_invitations(&self) -> Result<Option<Answer<Vec<Invitation>>>, CallError> {
         let (path, media_type) = match self.api() {
             Api::Invites => (
                 format!("/api/atlas/v2/orgs/{}/invites", self.org_id()),

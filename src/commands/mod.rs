@@ -1,7 +1,13 @@
 //! One module per subcommand; [`dispatch`] picks the one the command line names.
 
 mod doctor;
+mod export;
+mod history;
+mod input;
+mod reconcile;
+mod report;
 mod run;
+mod runs;
 mod simulate;
 mod status;
 mod validate;
@@ -19,6 +25,11 @@ pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::Status(args) => status::status(&args),
         Command::Simulate(args) => simulate::simulate(args).await,
         Command::Doctor(args) => doctor::doctor(&args).await,
+        Command::Report(args) => report::report(&args),
+        Command::Runs(args) => runs::runs(&args),
+        Command::History(args) => history::history(&args),
+        Command::Export(args) => export::export(&args),
+        Command::Reconcile(args) => reconcile::reconcile(&args).await,
     }
 }
 

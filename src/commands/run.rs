@@ -13,11 +13,11 @@ use crate::atlas::auth::{Credentials, Secret};
 use crate::atlas::client::{Api, AtlasClient, ClientConfig};
 use crate::cli::{Format, RunArgs};
 use crate::exit::{ABORTED, Failure, INCOMPLETE, SUCCESS};
-use crate::journal::{InviteStatus, Journal, NewRun, Recorder, RunTotals};
+use crate::journal::{InviteStatus, Journal, NewRun, PlanOptions, Recorder, RunTotals};
 use crate::pipeline::events::StopReason;
 use crate::pipeline::{self, PipelineConfig, Rate, RateGate, RetryPolicy, StopSignal};
 use crate::progress::{self, DisplayMode};
-use crate::roster::{self, Roster, RosterOptions};
+use crate::roster::{self, Roster};
 use crate::simulator::{SimConfig, Simulator, SimulatorHandle};
 use crate::summary::{ProblemRow, Summary};
 use crate::util::{hostname, os_user, sha256_file};
@@ -46,11 +46,17 @@ struct Target {
 
 pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
     let target = target(&args).await?;
-    let options = RosterOptions {
-        default_role: args.default_role,
-        ..RosterOptions::default()
-    };
-    let roster = roster::load(&args.csv, &options).map_err(Failure::usage)?;
+    let options = args.input.roster_options()?;
+    let mut roster = roster::load(&args.csv, &options).map_err(Failure::usage)?;
+    // Names become ids (or invalid rows) before anything is counted, checked or sent.
+    super::input::resolve_for_run(
+        &mut roster,
+        &args,
+        &target.org_id,
+        &target.base_url,
+        target.credentials.as_ref(),
+    )
+    .await?;
     let mode = DisplayMode::detect(args.quiet || args.format == Format::Json);
     if mode != DisplayMode::Quiet {
         report_rows(&roster);
@@ -70,6 +76,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         valid: roster.invitees.len() as u64,
         invalid: roster.invalid.len() as u64,
         duplicates: roster.duplicates.len() as u64,
+        filtered_out: roster.filtered_out as u64,
         skipped: 0,
         invited: 0,
         already_invited: 0,
@@ -140,9 +147,20 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         .map_err(Failure::usage)?;
     summary.run_id = Some(run_id);
     let plan = journal
-        .plan(run_id, &target.org_id, roster.invitees, &roster.invalid)
+        .plan_with(
+            run_id,
+            &target.org_id,
+            roster.invitees,
+            &roster.invalid,
+            PlanOptions {
+                reinvite_expired: args.reinvite_expired,
+            },
+        )
         .map_err(Failure::usage)?;
     summary.skipped = plan.skipped.len() as u64;
+    if !args.quiet {
+        lapsed_note(plan.lapsed_skipped, plan.reinvited);
+    }
 
     if mode != DisplayMode::Quiet {
         eprintln!(
@@ -156,6 +174,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         );
     }
 
+    let planned = plan.rows.len() as u64;
     let (display_tx, display_rx) = mpsc::unbounded_channel();
     let display = tokio::spawn(progress::consume(display_rx, mode, plan.rows.len() as u64));
     let (recorder, recorder_thread) =
@@ -186,6 +205,10 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
     let mut journal = journal.map_err(|e| Failure::aborted(anyhow!(e)))?;
 
     summary.apply_tally(&tally, elapsed);
+    // Rows never handed to a worker (the run stopped first) have no event: count them too.
+    summary.unfinished = planned.saturating_sub(
+        summary.invited + summary.already_invited + summary.already_member + summary.failed,
+    );
     summary.stopped = outcome.stopped.as_ref().map(ToString::to_string);
     let code = if outcome.stopped.is_some() {
         ABORTED
@@ -288,11 +311,26 @@ fn dry_run(
             .map_err(Failure::usage)?,
         None => Default::default(),
     };
+    let keys: Vec<String> = roster.invitees.iter().map(|i| i.email_key()).collect();
+    let lapsed = match &journal {
+        Some(journal) => journal
+            .lapsed_of(&target.org_id, keys.iter().map(String::as_str))
+            .map_err(Failure::usage)?,
+        None => Default::default(),
+    };
+    let (mut lapsed_skipped, mut reinvited) = (0, 0);
     let mut would_send = 0u64;
     for invitee in &roster.invitees {
         let status = known.get(&invitee.email_key()).copied();
+        let is_lapsed = lapsed.contains(&invitee.email_key());
         let action = match status {
+            Some(s) if s.is_done() && is_lapsed && args.reinvite_expired => {
+                would_send += 1;
+                reinvited += 1;
+                "send (lapsed)".to_owned()
+            }
             Some(s) if s.is_done() => {
+                lapsed_skipped += usize::from(is_lapsed);
                 summary.skipped += 1;
                 format!("skip ({s})")
             }
@@ -321,6 +359,9 @@ fn dry_run(
             target.org_id
         );
     }
+    if !args.quiet {
+        lapsed_note(lapsed_skipped, reinvited);
+    }
     summary.unfinished = would_send;
     summary.exit_code = if roster.invalid.is_empty() {
         SUCCESS
@@ -329,6 +370,20 @@ fn dry_run(
     };
     print_summary(args, &summary);
     Ok(summary.exit_code)
+}
+
+/// Says on stderr how many done people have a lapsed invitation (expired or declined, as the last
+/// `reconcile` saw it): skipped without `--reinvite-expired`, invited again with it.
+fn lapsed_note(skipped: usize, reinvited: usize) {
+    if skipped > 0 {
+        eprintln!(
+            "note: {skipped} invitations expired or were declined (as of the last reconcile); \
+             rerun with --reinvite-expired to invite them again"
+        );
+    }
+    if reinvited > 0 {
+        eprintln!("reinviting {reinvited} people whose invitation expired or was declined");
+    }
 }
 
 /// Prints invalid rows and duplicates before anything is sent.
@@ -380,8 +435,10 @@ fn run_options(args: &RunArgs, rate: Rate) -> serde_json::Value {
         "max_attempts": args.max_attempts,
         "max_backoff_ms": args.max_backoff.as_millis() as u64,
         "timeout_ms": args.timeout.as_millis() as u64,
-        "default_role": args.default_role.as_str(),
+        "default_role": args.input.default_role.as_str(),
+        "input": args.input.to_json(),
         "strict": args.strict,
+        "reinvite_expired": args.reinvite_expired,
         "envelope": args.envelope,
         "simulate": args.simulate,
     })

@@ -27,6 +27,8 @@ pub(super) async fn simulate(args: SimulateArgs) -> Result<i32, Failure> {
         service_accounts: args.service_accounts,
         token_ttl: args.token_ttl,
         api_keys: args.api_keys,
+        teams: args.teams,
+        projects: args.projects,
         ..SimConfig::default()
     };
     serve_until_killed(config, args.port)

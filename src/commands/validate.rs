@@ -1,19 +1,18 @@
-//! `atlas-invite validate`: the run's parsing and validation, with a per-row report; no network
-//! and no journal.
+//! `atlas-invite validate`: the run's parsing and validation, with a per-row report of the grants
+//! each row gets and where they came from; no network and no journal. Teams and projects
+//! written by name are shown as names: `run` (and `run --dry-run`) resolves them.
 
 use std::io::Write as _;
 
-use serde_json::json;
+use serde::Serialize;
 
+use crate::atlas::model::{GroupRoleAssignment, OrgRole};
 use crate::cli::{Format, ValidateArgs};
 use crate::exit::{Failure, INCOMPLETE, SUCCESS};
-use crate::roster::{self, Invitee, Roster, RosterOptions};
+use crate::roster::{self, Invitee, Names, Roster, Sources};
 
 pub(super) fn validate(args: &ValidateArgs) -> Result<i32, Failure> {
-    let options = RosterOptions {
-        default_role: args.default_role,
-        ..RosterOptions::default()
-    };
+    let options = args.input.roster_options()?;
     let roster = roster::load(&args.csv, &options).map_err(Failure::usage)?;
     let code = if roster.invalid.is_empty() {
         SUCCESS
@@ -35,25 +34,51 @@ pub(super) fn validate(args: &ValidateArgs) -> Result<i32, Failure> {
     Ok(code)
 }
 
-/// The grants of a row in one short phrase: `ORG_MEMBER, ORG_OWNER; teams 2; projects 1`.
+/// The grants of a row in one short phrase: `ORG_MEMBER, ORG_OWNER; teams 2; projects 1`, with
+/// the names still to resolve: `; teams 1 + "Platform"; projects "Prod":GROUP_OWNER`.
 pub(crate) fn grants(invitee: &Invitee) -> String {
     let roles: Vec<&str> = invitee.roles.iter().map(|r| r.as_str()).collect();
     let mut text = roles.join(", ");
     if invitee.roles_defaulted {
         text.push_str(" (default)");
     }
-    if !invitee.team_ids.is_empty() {
-        text.push_str(&format!("; teams {}", invitee.team_ids.len()));
+    let names = invitee.names.as_deref();
+    let team_names: Vec<String> = names
+        .map(|n| n.teams.iter().map(|t| format!("{:?}", &*t.name)).collect())
+        .unwrap_or_default();
+    if !invitee.team_ids.is_empty() || !team_names.is_empty() {
+        let mut parts = Vec::new();
+        if !invitee.team_ids.is_empty() {
+            parts.push(invitee.team_ids.len().to_string());
+        }
+        parts.extend(team_names);
+        text.push_str(&format!("; teams {}", parts.join(" + ")));
     }
-    if !invitee.projects.is_empty() {
-        let projects: Vec<String> = invitee
-            .projects
-            .iter()
-            .map(|p| format!("{}:{}", p.group_id, p.roles.join("+")))
-            .collect();
+    let mut projects: Vec<String> = invitee
+        .projects
+        .iter()
+        .map(|p| format!("{}:{}", p.group_id, p.roles.join("+")))
+        .collect();
+    if let Some(names) = names {
+        projects.extend(
+            names
+                .projects
+                .iter()
+                .map(|p| format!("{:?}:{}", &*p.name, p.roles.join("+"))),
+        );
+    }
+    if !projects.is_empty() {
         text.push_str(&format!("; projects {}", projects.join(" ")));
     }
+    if names.is_some() {
+        text.push_str(" (names resolved at run time)");
+    }
     text
+}
+
+/// Where the grants came from: `column "Role" + rule 1 (Department = Engineering)`.
+fn sources(invitee: &Invitee) -> String {
+    invitee.sources.join(" + ")
 }
 
 fn write_text(out: &mut impl std::io::Write, roster: &Roster, quiet: bool) -> std::io::Result<()> {
@@ -63,7 +88,13 @@ fn write_text(out: &mut impl std::io::Write, roster: &Roster, quiet: bool) -> st
         for i in &roster.invitees {
             lines.push((
                 i.line,
-                format!("line {:>5}  ok         {}  {}", i.line, i.email, grants(i)),
+                format!(
+                    "line {:>5}  ok         {}  {}  from: {}",
+                    i.line,
+                    i.email,
+                    grants(i),
+                    sources(i)
+                ),
             ));
         }
     }
@@ -92,6 +123,26 @@ fn write_text(out: &mut impl std::io::Write, roster: &Roster, quiet: bool) -> st
     for (_, line) in &lines {
         writeln!(out, "{line}")?;
     }
+    if !quiet {
+        let c = &roster.columns;
+        let column = |c: &Option<String>| c.as_ref().map_or("-".to_owned(), |c| format!("{c:?}"));
+        let delimiter = match roster.delimiter {
+            b'\t' => "tab".to_owned(),
+            d => format!("{:?}", char::from(d)),
+        };
+        writeln!(
+            out,
+            "read as {}, delimiter {delimiter}; columns: email {}, roles {}, teams {}, projects {}",
+            roster.encoding.name(),
+            column(&c.email),
+            column(&c.roles),
+            column(&c.teams),
+            column(&c.projects)
+        )?;
+        for rule in &roster.rules {
+            writeln!(out, "{}: {} rows", rule.label, rule.rows)?;
+        }
+    }
     if !roster.ignored_columns.is_empty() {
         writeln!(
             out,
@@ -99,55 +150,101 @@ fn write_text(out: &mut impl std::io::Write, roster: &Roster, quiet: bool) -> st
             roster.ignored_columns.join(", ")
         )?;
     }
-    writeln!(
+    let named = roster.invitees.iter().filter(|i| i.has_names()).count();
+    if named > 0 {
+        writeln!(
+            out,
+            "{named} valid rows name teams or projects: run resolves the names with the \
+             organization's lists (an unknown or ambiguous name makes its row invalid)"
+        )?;
+    }
+    write!(
         out,
         "{} rows: {} valid, {} invalid, {} duplicates",
         roster.rows,
         roster.invitees.len(),
         roster.invalid.len(),
         roster.duplicates.len()
-    )
+    )?;
+    if roster.filtered_out > 0 {
+        write!(out, " ({} more filtered out)", roster.filtered_out)?;
+    }
+    writeln!(out)
 }
 
+/// One valid row of the JSON report.
+#[derive(Serialize)]
+struct ValidRow<'a> {
+    email: &'a str,
+    line: u64,
+    /// Teams and projects still named, resolved at run time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    names: Option<&'a Names>,
+    projects: &'a [GroupRoleAssignment],
+    roles: &'a [OrgRole],
+    roles_defaulted: bool,
+    sources: &'a Sources,
+    team_ids: &'a [String],
+}
+
+/// Writes the report as one JSON object on one line, row by row, so that a million-row file
+/// does not need its whole report in memory.
 fn write_json(out: &mut impl std::io::Write, roster: &Roster) -> std::io::Result<()> {
-    let valid: Vec<_> = roster
-        .invitees
-        .iter()
-        .map(|i| {
-            json!({
-                "line": i.line,
-                "email": i.email,
-                "roles": i.roles,
-                "roles_defaulted": i.roles_defaulted,
-                "team_ids": i.team_ids,
-                "projects": i.projects,
-            })
-        })
-        .collect();
-    let invalid: Vec<_> = roster
-        .invalid
-        .iter()
-        .map(|r| {
-            json!({
-                "line": r.line,
-                "email": r.email,
-                "problems": r.problems.iter().map(|p| json!({
-                    "column": p.column, "value": p.value, "message": p.message,
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let duplicates: Vec<_> = roster
-        .duplicates
-        .iter()
-        .map(|d| json!({"line": d.line, "first_line": d.first_line, "email": d.email}))
-        .collect();
-    let report = json!({
-        "rows": roster.rows,
-        "valid": valid,
-        "invalid": invalid,
-        "duplicates": duplicates,
-        "ignored_columns": roster.ignored_columns,
-    });
-    writeln!(out, "{report}")
+    fn list<T: Serialize>(
+        out: &mut impl std::io::Write,
+        items: impl IntoIterator<Item = T>,
+    ) -> std::io::Result<()> {
+        out.write_all(b"[")?;
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, &item)?;
+        }
+        out.write_all(b"]")
+    }
+    fn field(
+        out: &mut impl std::io::Write,
+        name: &str,
+        value: &impl Serialize,
+    ) -> std::io::Result<()> {
+        write!(out, "\"{name}\":")?;
+        serde_json::to_writer(&mut *out, value)?;
+        out.write_all(b",")
+    }
+
+    out.write_all(b"{")?;
+    field(out, "columns", &roster.columns)?;
+    field(out, "delimiter", &char::from(roster.delimiter).to_string())?;
+    out.write_all(b"\"duplicates\":")?;
+    list(
+        out,
+        roster.duplicates.iter().map(
+            |d| serde_json::json!({"line": d.line, "first_line": d.first_line, "email": d.email}),
+        ),
+    )?;
+    out.write_all(b",")?;
+    field(out, "encoding", &roster.encoding.name())?;
+    field(out, "filtered_out", &roster.filtered_out)?;
+    field(out, "ignored_columns", &roster.ignored_columns)?;
+    out.write_all(b"\"invalid\":")?;
+    list(out, &roster.invalid)?;
+    out.write_all(b",")?;
+    field(out, "rows", &roster.rows)?;
+    field(out, "rules", &roster.rules)?;
+    out.write_all(b"\"valid\":")?;
+    list(
+        out,
+        roster.invitees.iter().map(|i| ValidRow {
+            email: &i.email,
+            line: i.line,
+            names: i.names.as_deref(),
+            projects: &i.projects,
+            roles: &i.roles,
+            roles_defaulted: i.roles_defaulted,
+            sources: &i.sources,
+            team_ids: &i.team_ids,
+        }),
+    )?;
+    out.write_all(b"}\n")
 }

@@ -217,6 +217,26 @@ impl Journal {
         Ok(totals)
     }
 
+    /// When the last `reconcile` of `org_id` (or of any organization) finished, if one did.
+    pub fn last_reconcile(&self, org_id: Option<&str>) -> Result<Option<String>, JournalError> {
+        if self.schema_version()? < LIFECYCLE_SCHEMA {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(
+                "SELECT max(finished_at) FROM reconciles WHERE ?1 IS NULL OR org_id = ?1",
+                params![org_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| sql(self.path(), e))
+    }
+
+    /// True when migrations newer than this journal's schema exist: the audit commands, which
+    /// read the views of the newest one, must upgrade it first.
+    pub fn is_outdated(&self) -> Result<bool, JournalError> {
+        Ok(self.schema_version()? < super::store::MIGRATIONS.len() as i64)
+    }
+
     /// The lower-cased emails among `keys` whose invitation lapsed (expired or declined) in
     /// organization `org_id`, for `run --dry-run`. An older journal, opened read-only and so not
     /// migrated, has no lifecycle columns and hence no lapsed invitation.
@@ -287,6 +307,7 @@ mod tests {
                 roles_defaulted: false,
                 team_ids: vec![],
                 projects: vec![],
+                ..Invitee::default()
             })
             .collect();
         journal.plan(run, ORG, invitees, &[]).unwrap();
@@ -382,7 +403,9 @@ mod tests {
     fn a_later_observation_without_expiry_keeps_the_last_known_one() {
         let (_dir, mut journal) = journal_with(&["ann@example.com"]);
         let first = HashMap::from([("ann@example.com".to_owned(), seen(MembershipState::Pending))]);
-        journal.record_memberships(&reconcile_run(), &first).unwrap();
+        journal
+            .record_memberships(&reconcile_run(), &first)
+            .unwrap();
         let accepted = HashMap::from([(
             "ann@example.com".to_owned(),
             Observation {

@@ -233,15 +233,17 @@ impl Journal {
                 .prepare_cached(
                     "INSERT INTO invites (org_id, email_key, email, roles, team_ids, projects,
                                           status, csv_line, first_run_id, last_run_id,
-                                          created_at, updated_at, last_error_detail)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?10, ?11)
+                                          created_at, updated_at, last_error_detail,
+                                          grant_sources)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?10, ?11, ?12)
                      ON CONFLICT (org_id, email_key) DO UPDATE SET
                          email = excluded.email, roles = excluded.roles,
                          team_ids = excluded.team_ids, projects = excluded.projects,
                          status = excluded.status, csv_line = excluded.csv_line,
                          last_run_id = excluded.last_run_id, updated_at = excluded.updated_at,
                          last_error_detail = coalesce(excluded.last_error_detail,
-                                                      invites.last_error_detail)",
+                                                      invites.last_error_detail),
+                         grant_sources = excluded.grant_sources",
                 )
                 .map_err(|e| sql(&path, e))?;
             for invitee in invitees {
@@ -291,6 +293,7 @@ impl Journal {
                         run_id,
                         now,
                         Option::<String>::None,
+                        serde_json::to_string(&*invitee.sources).ok(),
                     ])
                     .map_err(|e| sql(&path, e))?;
                 plan.rows.push(PlannedRow {
@@ -327,6 +330,7 @@ impl Journal {
                         run_id,
                         now,
                         Some(row.reason()),
+                        Option::<String>::None,
                     ])
                     .map_err(|e| sql(&path, e))?;
             }
@@ -416,6 +420,7 @@ mod tests {
             roles_defaulted: false,
             team_ids: vec![],
             projects: vec![],
+            ..Invitee::default()
         }
     }
 

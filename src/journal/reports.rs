@@ -202,7 +202,8 @@ impl Journal {
         } else {
             format!("WHERE {}", clauses.join("\n  AND "))
         };
-        let query = format!("SELECT {PERSON_COLUMNS} FROM person_state {where_clause} ORDER BY {order}");
+        let query =
+            format!("SELECT {PERSON_COLUMNS} FROM person_state {where_clause} ORDER BY {order}");
         let mut stmt = self.conn.prepare(&query).map_err(|e| sql(self.path(), e))?;
         let rows = stmt
             .query_map(params_from_iter(values), invite_row)
@@ -445,7 +446,10 @@ mod tests {
             seconds_between("2026-11-29T01:00:00.000Z", "2026-11-29T01:00:12.345Z"),
             Some(12.345)
         );
-        assert_eq!(seconds_between("nonsense", "2026-11-29T01:00:00.000Z"), None);
+        assert_eq!(
+            seconds_between("nonsense", "2026-11-29T01:00:00.000Z"),
+            None
+        );
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0003_lifecycle_and_views",
         include_str!("../../migrations/0003_lifecycle_and_views.sql"),
     ),
+    (
+        "0004_grant_sources",
+        include_str!("../../migrations/0004_grant_sources.sql"),
+    ),
 ];
 
 /// How long a connection waits for another's write lock before giving up. Reads from `status`

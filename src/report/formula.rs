@@ -47,8 +47,19 @@ mod tests {
 
     #[test]
     fn ordinary_cells_are_unchanged_and_borrowed() {
-        for cell in ["ann@example.com", "", "ORG_MEMBER", "a=b", " =1", "'quoted", "42"] {
-            assert!(matches!(neutralise(cell), Cow::Borrowed(c) if c == cell), "{cell:?}");
+        for cell in [
+            "ann@example.com",
+            "",
+            "ORG_MEMBER",
+            "a=b",
+            " =1",
+            "'quoted",
+            "42",
+        ] {
+            assert!(
+                matches!(neutralise(cell), Cow::Borrowed(c) if c == cell),
+                "{cell:?}"
+            );
         }
     }
 }

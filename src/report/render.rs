@@ -240,7 +240,10 @@ mod tests {
     fn json_is_one_array_and_jsonl_one_object_per_line() {
         let json = render_to_string(&rows(), ReportFormat::Json);
         let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(parsed[0]["name"], "=cmd|' /C calc'!A0", "JSON is not neutralised");
+        assert_eq!(
+            parsed[0]["name"], "=cmd|' /C calc'!A0",
+            "JSON is not neutralised"
+        );
         assert_eq!(parsed.as_array().unwrap().len(), 3);
         let jsonl = render_to_string(&rows(), ReportFormat::Jsonl);
         assert_eq!(jsonl.lines().count(), 3);

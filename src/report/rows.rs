@@ -371,7 +371,10 @@ mod tests {
 
     #[test]
     fn timestamps_shorten_for_tables() {
-        assert_eq!(short_time("2026-11-29T01:26:34.123Z"), "2026-11-29T01:26:34Z");
+        assert_eq!(
+            short_time("2026-11-29T01:26:34.123Z"),
+            "2026-11-29T01:26:34Z"
+        );
         assert_eq!(short_time("2026-11-29T01:26:34Z"), "2026-11-29T01:26:34Z");
         assert_eq!(short_time("junk"), "junk");
         assert_eq!(short_date("2026-12-29T01:26:34.000Z"), "2026-12-29");

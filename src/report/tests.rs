@@ -221,8 +221,24 @@ fn fixture() -> (tempfile::TempDir, Journal) {
             Some("Unexpected error."),
             "retry",
         ),
-        (1, 2, "2026-11-02T09:00:06.250Z", Some(200), None, None, "invited"),
-        (2, 1, "2026-11-03T14:30:01.000Z", None, None, Some("no answer: timed out"), "unknown"),
+        (
+            1,
+            2,
+            "2026-11-02T09:00:06.250Z",
+            Some(200),
+            None,
+            None,
+            "invited",
+        ),
+        (
+            2,
+            1,
+            "2026-11-03T14:30:01.000Z",
+            None,
+            None,
+            Some("no answer: timed out"),
+            "unknown",
+        ),
     ] {
         conn.execute(
             "INSERT INTO attempts (run_id, org_id, email_key, attempt, kind, endpoint, sent_at,
@@ -284,10 +300,22 @@ fn runs_in_every_format() {
 fn history_in_every_format() {
     let (_dir, journal) = fixture();
     let attempts = journal.attempt_history("ann@example.com", None).unwrap();
-    insta::assert_snapshot!("history_table", render_to_string(&attempts, ReportFormat::Table));
-    insta::assert_snapshot!("history_csv", render_to_string(&attempts, ReportFormat::Csv));
-    insta::assert_snapshot!("history_json", render_to_string(&attempts, ReportFormat::Json));
-    insta::assert_snapshot!("history_jsonl", render_to_string(&attempts, ReportFormat::Jsonl));
+    insta::assert_snapshot!(
+        "history_table",
+        render_to_string(&attempts, ReportFormat::Table)
+    );
+    insta::assert_snapshot!(
+        "history_csv",
+        render_to_string(&attempts, ReportFormat::Csv)
+    );
+    insta::assert_snapshot!(
+        "history_json",
+        render_to_string(&attempts, ReportFormat::Json)
+    );
+    insta::assert_snapshot!(
+        "history_jsonl",
+        render_to_string(&attempts, ReportFormat::Jsonl)
+    );
 }
 
 #[test]
@@ -328,7 +356,10 @@ fn formula_cells_are_neutralised_in_csv_only() {
     let json = render_to_string(&rows, ReportFormat::Json);
     assert!(json.contains("\"=1+1@example.com\""), "{json}");
     let runs = render_to_string(&journal.run_report(None, None).unwrap(), ReportFormat::Csv);
-    assert!(runs.contains("\"'=HYPERLINK(\"\"http://evil\"\")\""), "{runs}");
+    assert!(
+        runs.contains("\"'=HYPERLINK(\"\"http://evil\"\")\""),
+        "{runs}"
+    );
 }
 
 fn emails(journal: &Journal, filter: InviteFilter) -> Vec<String> {

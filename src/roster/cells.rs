@@ -1,15 +1,15 @@
 //! Validation of single cells. Each function takes the trimmed cell and the header it came from,
-//! pushes one [`Problem`] per thing wrong, and returns what was valid.
+//! pushes one [`Problem`] per thing wrong, and returns what was valid. Teams and projects
+//! written by name go to the row's [`Names`], to be resolved later.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use csv::ByteRecord;
 use email_address::{EmailAddress, Error as EmailError, Options as EmailOptions};
 
 use super::Problem;
-use crate::atlas::model::{
-    GroupRoleAssignment, KNOWN_GROUP_ROLES, OrgRole, is_atlas_id, parse_group_role,
-};
+use super::names::{Names, Written, classify};
+use crate::atlas::model::{GroupRoleAssignment, KNOWN_GROUP_ROLES, OrgRole, parse_group_role};
 
 /// Longest value kept in a [`Problem`] (in characters); longer ones are cut and end with `…`.
 const MAX_VALUE_CHARS: usize = 120;
@@ -156,16 +156,12 @@ static UNKNOWN_ORG_ROLE: LazyLock<String> = LazyLock::new(|| {
 
 static GROUP_ROLES_LIST: LazyLock<String> = LazyLock::new(|| KNOWN_GROUP_ROLES.join(", "));
 
-/// Parses the roles cell; an empty cell gives the default role and `roles_defaulted = true`.
-pub(super) fn roles(
-    cell: &str,
-    column: &str,
-    default_role: OrgRole,
-    problems: &mut Vec<Problem>,
-) -> (Vec<OrgRole>, bool) {
+/// Parses the roles cell into a set of [`role_bit`]s; the flag tells whether the cell had any
+/// item at all (valid or not).
+pub(super) fn roles(cell: &str, column: &str, problems: &mut Vec<Problem>) -> (u8, bool) {
     if has_line_break(cell) {
         problems.push(Problem::new(column, cell, LINE_BREAK));
-        return (Vec::new(), false);
+        return (0, true);
     }
     let mut mask = 0u8;
     let mut any = false;
@@ -185,16 +181,18 @@ pub(super) fn roles(
             }
         }
     }
-    if !any {
-        return (vec![default_role], true);
-    }
+    (mask, any)
+}
+
+/// The roles of a set of [`role_bit`]s, in [`OrgRole::ALL`] order.
+pub(super) fn roles_of(mask: u8) -> Vec<OrgRole> {
     let mut roles = Vec::with_capacity(mask.count_ones() as usize);
     roles.extend(
         OrgRole::ALL
             .into_iter()
             .filter(|&role| mask & role_bit(role) != 0),
     );
-    (roles, false)
+    roles
 }
 
 /// [`OrgRole::parse`], with a fast path for the wire name as written.
@@ -213,13 +211,14 @@ fn group_role(item: &str) -> Option<String> {
     }
 }
 
-fn role_bit(role: OrgRole) -> u8 {
+/// One bit per organization role, for sets of roles that cost no allocation.
+pub(super) fn role_bit(role: OrgRole) -> u8 {
     let index = OrgRole::ALL.iter().position(|&r| r == role).unwrap_or(0);
     1 << index
 }
 
-/// Why `id` is not an Atlas id, for a `kind` of id ("team", "project").
-fn id_message(kind: &str, id: &str) -> String {
+/// Why `id`, which looks like an id, is not one, for a `kind` of id ("team", "project").
+pub(super) fn id_message(kind: &str, id: &str) -> String {
     let chars = id.chars().count();
     if chars == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return format!(
@@ -235,33 +234,46 @@ fn id_message(kind: &str, id: &str) -> String {
     };
     format!(
         "not a {kind} id: Atlas ids are 24 lower-case hexadecimal characters like {EXAMPLE_ID} \
-         ({detail}); copy the id from Atlas, not the name"
+         ({detail}); copy the id again from Atlas, or write the {kind}'s name"
     )
 }
 
-/// Parses the team ids cell.
-pub(super) fn teams(cell: &str, column: &str, problems: &mut Vec<Problem>) -> Vec<String> {
+/// Parses the teams cell: ids are returned, names go to `names`.
+pub(super) fn teams(
+    cell: &str,
+    column: &Arc<str>,
+    problems: &mut Vec<Problem>,
+    names: &mut Option<Box<Names>>,
+) -> Vec<String> {
     if has_line_break(cell) {
         problems.push(Problem::new(column, cell, LINE_BREAK));
         return Vec::new();
     }
     let mut teams: Vec<String> = Vec::with_capacity(items(cell).count());
     for item in items(cell) {
-        if !is_atlas_id(item) {
-            problems.push(Problem::new(column, item, id_message("team", item)));
-        } else if !teams.iter().any(|t| t == item) {
-            teams.push(item.to_owned());
+        match classify(item) {
+            Ok(Written::Id(id)) => {
+                if !teams.iter().any(|t| t == id) {
+                    teams.push(id.to_owned());
+                }
+            }
+            Ok(Written::Name(name)) => names
+                .get_or_insert_with(Box::default)
+                .add_team(&Arc::from(name), column),
+            Err(()) => problems.push(Problem::new(column, item, id_message("team", item))),
         }
     }
     teams.shrink_to_fit();
     teams
 }
 
-/// Parses the projects cell: items `<groupId>:<GROUP_ROLE>`, grouped per project.
+/// Parses the projects cell: items `<project>:<GROUP_ROLE>`, grouped per project, where the
+/// project is an id or a name (names go to `names`).
 pub(super) fn projects(
     cell: &str,
-    column: &str,
+    column: &Arc<str>,
     problems: &mut Vec<Problem>,
+    names: &mut Option<Box<Names>>,
 ) -> Vec<GroupRoleAssignment> {
     if has_line_break(cell) {
         problems.push(Problem::new(column, cell, LINE_BREAK));
@@ -269,27 +281,36 @@ pub(super) fn projects(
     }
     let mut projects: Vec<GroupRoleAssignment> = Vec::with_capacity(items(cell).count());
     for item in items(cell) {
-        let Some((id, role)) = item.split_once(':') else {
-            let message = if item.len() == 24 && item.bytes().all(|b| b.is_ascii_hexdigit()) {
+        // Project names may contain ':', roles never do.
+        let Some((id, role)) = item.rsplit_once(':') else {
+            let message = if item.to_ascii_uppercase().starts_with("GROUP") {
+                format!(
+                    "expected <project>:<GROUP_ROLE>, like {EXAMPLE_ID}:GROUP_READ_ONLY or \
+                     Prod:GROUP_READ_ONLY"
+                )
+            } else {
                 format!(
                     "missing the project role: write {item}:GROUP_READ_ONLY (or another GROUP_* role)"
                 )
-            } else {
-                format!("expected <projectId>:<GROUP_ROLE>, like {EXAMPLE_ID}:GROUP_READ_ONLY")
             };
             problems.push(Problem::new(column, item, message));
             continue;
         };
         let (id, role) = (id.trim(), role.trim());
         let before = problems.len();
+        let mut name = None;
         if id.is_empty() {
             problems.push(Problem::new(
                 column,
                 item,
-                format!("missing the project id before the ':', like {EXAMPLE_ID}:{role}"),
+                format!("missing the project id or name before the ':', like {EXAMPLE_ID}:{role}"),
             ));
-        } else if !is_atlas_id(id) {
-            problems.push(Problem::new(column, item, id_message("project", id)));
+        } else {
+            match classify(id) {
+                Ok(Written::Id(_)) => {}
+                Ok(Written::Name(n)) => name = Some(n),
+                Err(()) => problems.push(Problem::new(column, item, id_message("project", id))),
+            }
         }
         let role = if role.is_empty() {
             problems.push(Problem::new(
@@ -307,6 +328,14 @@ pub(super) fn projects(
         };
         let Some(role) = role else { continue };
         if problems.len() > before {
+            continue;
+        }
+        if let Some(name) = name {
+            names.get_or_insert_with(Box::default).add_project_role(
+                &Arc::from(name),
+                column,
+                &role,
+            );
             continue;
         }
         match projects.iter_mut().find(|p| p.group_id == id) {
@@ -329,7 +358,7 @@ pub(super) fn projects(
     projects
 }
 
-fn group_role_message(role: &str) -> String {
+pub(super) fn group_role_message(role: &str) -> String {
     match OrgRole::parse(role) {
         Some(org_role) => format!(
             "{org_role} is an organization role, not a project role: put it in the roles column \
@@ -380,6 +409,7 @@ pub(super) struct Grants<'a> {
     pub roles: &'a [OrgRole],
     pub team_ids: &'a [String],
     pub projects: &'a [GroupRoleAssignment],
+    pub names: Option<&'a Names>,
 }
 
 impl<'a> Grants<'a> {
@@ -388,6 +418,7 @@ impl<'a> Grants<'a> {
             roles: &invitee.roles,
             team_ids: &invitee.team_ids,
             projects: &invitee.projects,
+            names: invitee.names.as_deref(),
         }
     }
 
@@ -410,6 +441,14 @@ impl<'a> Grants<'a> {
             });
         if !same_projects {
             what.push("projects");
+        }
+        let same_names = match (self.names, other.names) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.same_as(b),
+            _ => false,
+        };
+        if !same_names {
+            what.push("team or project names");
         }
         match what.as_slice() {
             [] => None,

@@ -1,32 +1,53 @@
 //! CSV roster: turns an HR export into validated [`Invitee`]s, with every problem pinned to the
 //! physical line, the column and the value that caused it.
 //!
-//! The reader is forgiving about the *shape* of the file (delimiter, UTF-8 BOM, CRLF, blank
+//! The reader is forgiving about the *shape* of the file (encoding, delimiter, BOM, CRLF, blank
 //! lines, ragged rows, spelling of the headers) and strict about its *content* (addresses, roles,
 //! ids). It never panics: any byte sequence gives either a [`Roster`] or a [`RosterError`].
 //!
-//! - [`load`] and [`parse`] read a whole file; file-level problems (not UTF-8, no header, no
-//!   email column, a quote that is never closed) are a [`RosterError`].
+//! - [`load`] and [`parse`] read a whole file; file-level problems (not UTF-8 without
+//!   `--encoding`, no header, no email column, a column an option names but the header lacks, a
+//!   quote that is never closed) are a [`RosterError`].
 //! - Row-level problems never stop the reading: each bad row becomes an [`InvalidRow`] listing
 //!   all of its [`Problem`]s, and identical repeats of a person become [`Duplicate`]s.
+//! - Rows `--where` filters out (or that the [`Rules`] skip) are only counted.
+//! - Each [`Invitee`] carries the [`Sources`] of its grants: its own cells, the rules it matched,
+//!   `--default-role`. Teams and projects written by name wait in [`Invitee::names`] until
+//!   [`resolve_names`] turns them into ids.
+//!
+//! Files: `encoding.rs` (BOMs, `--encoding`, transcoding), `scan.rs` (header line, physical
+//! lines), `layout.rs` (which column is what), `cells.rs` (one cell's validation), `rules.rs`
+//! (the rules file), `names.rs` (names of teams and projects).
 
 mod cells;
+pub mod encoding;
+mod layout;
+mod names;
+pub mod rules;
 mod scan;
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
 
 use csv::ByteRecord;
+use encoding_rs::Encoding;
 use serde::Serialize;
 
 use crate::atlas::model::{GroupRoleAssignment, InvitationRequest, OrgRole};
 
 use self::cells::{Grants, clip};
+use self::layout::Layout;
 use self::scan::Scanner;
+
+pub use self::names::{NameIndex, NamedItem, NamedProject, Names, resolve_names};
+pub use self::rules::{Rules, RulesError, Unmatched};
 
 /// Header names (compared case-insensitively, after trimming) that hold the email address.
 pub const EMAIL_HEADERS: [&str; 6] = [
@@ -44,13 +65,22 @@ pub const TEAMS_HEADERS: [&str; 3] = ["teamIds", "team ids", "teams"];
 /// Header names that hold the project (group) role assignments.
 pub const PROJECTS_HEADERS: [&str; 2] = ["groupRoleAssignments", "projects"];
 
-/// How a roster is read. Later options (`--encoding`, `--email-column`, ...) belong here.
+/// How a roster is read: every knob of the reader lives here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RosterOptions {
-    /// The role given to rows whose roles cell is empty (or when there is no roles column).
+    /// The role given to rows that end up with no organization role: an empty (or missing)
+    /// roles cell, and no rule giving one.
     pub default_role: OrgRole,
     /// The field delimiter; `None` detects `,`, `;` or tab from the header line.
     pub delimiter: Option<u8>,
+    /// The file's encoding; `None` reads UTF-8. A UTF-8 or UTF-16 byte order mark wins either way.
+    pub encoding: Option<&'static Encoding>,
+    /// Headers that hold each field, overriding the accepted aliases (`--email-column` ...).
+    pub columns: ColumnMap,
+    /// `--where COLUMN=VALUE`: only rows matching all of them are read.
+    pub filters: Vec<Filter>,
+    /// Rules granting roles, teams and projects by column values.
+    pub rules: Option<Rules>,
 }
 
 impl Default for RosterOptions {
@@ -58,7 +88,49 @@ impl Default for RosterOptions {
         RosterOptions {
             default_role: OrgRole::OrgMember,
             delimiter: None,
+            encoding: None,
+            columns: ColumnMap::default(),
+            filters: Vec::new(),
+            rules: None,
         }
+    }
+}
+
+/// `--where COLUMN=VALUE`: the cell of `column` must equal `value`, both trimmed, compared
+/// case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Filter {
+    pub column: String,
+    pub value: String,
+}
+
+impl FromStr for Filter {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Filter, String> {
+        match text.split_once('=') {
+            Some((column, value)) if !column.trim().is_empty() => Ok(Filter {
+                column: column.trim().to_owned(),
+                value: value.trim().to_owned(),
+            }),
+            _ => Err(format!(
+                "{text:?} is not COLUMN=VALUE, like Department=Engineering"
+            )),
+        }
+    }
+}
+
+/// Parses `--delimiter`: `,`, `;`, `|`, or a tab written `tab`, `\\t` or as itself.
+pub fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "," => Ok(b','),
+        ";" => Ok(b';'),
+        "|" => Ok(b'|'),
+        "\t" | "\\t" => Ok(b'\t'),
+        t if t.eq_ignore_ascii_case("tab") => Ok(b'\t'),
+        _ => Err(format!(
+            "unsupported delimiter {text:?}: use one of , ; | tab"
+        )),
     }
 }
 
@@ -79,10 +151,35 @@ pub struct Roster {
     pub rows: usize,
     /// The field delimiter used (given or detected).
     pub delimiter: u8,
+    /// Data rows left out of the run: not matching `--where`, or matching no rule with
+    /// `unmatched = "skip"`. They are not counted in `rows`.
+    pub filtered_out: usize,
+    /// The encoding the file was read in (`UTF-8`, `windows-1252`, `UTF-16LE`, ...).
+    #[serde(serialize_with = "encoding_name")]
+    pub encoding: &'static Encoding,
+    /// Per rule of the rules file, in file order: its label and how many rows matched it.
+    pub rules: Vec<RuleUse>,
+}
+
+fn encoding_name<S: serde::Serializer>(
+    encoding: &&'static Encoding,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(encoding.name())
+}
+
+/// How often one rule matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleUse {
+    /// `rule 2 (Department = Engineering)`.
+    pub label: String,
+    /// Rows (kept in the run) that matched it, valid or not.
+    pub rows: usize,
 }
 
 /// Which header (as written in the file) each field came from; `None` when the file has no
-/// such column. `email` is always `Some` in a successfully read roster.
+/// such column. `email` is always `Some` in a successfully read roster. As an option
+/// ([`RosterOptions::columns`]), the headers that must be used.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ColumnMap {
     pub email: Option<String>,
@@ -92,7 +189,7 @@ pub struct ColumnMap {
 }
 
 /// One valid person to invite.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Invitee {
     /// Physical line of the file where the row starts (1 = the first line).
     pub line: u64,
@@ -100,12 +197,46 @@ pub struct Invitee {
     pub email: String,
     /// Organization roles, deduplicated, in [`OrgRole::ALL`] order; never empty.
     pub roles: Vec<OrgRole>,
-    /// True when the roles cell was empty (or missing) and the default role was used.
+    /// True when the row had no role from its cell or a rule and the default role was used.
     pub roles_defaulted: bool,
     /// Team ids, deduplicated, in first-seen order.
     pub team_ids: Vec<String>,
     /// Project roles, one entry per project in first-seen order, roles deduplicated.
     pub projects: Vec<GroupRoleAssignment>,
+    /// Teams and projects written by name, until [`resolve_names`] replaces them by ids; `None`
+    /// when the row names none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub names: Option<Box<Names>>,
+    /// Where the grants came from, e.g. `column "Role"`, `rule 2 (Department = Engineering)`,
+    /// `--default-role`.
+    pub sources: Sources,
+}
+
+/// Where a row's grants came from, in this order: its own cells (`column "Role"`,
+/// `column "Teams"`, `column "Projects"`), the rules it matched (their labels), and
+/// `--default-role`. Rows with the same sources share one list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Sources(Arc<[String]>);
+
+impl Sources {
+    pub fn new(sources: Vec<String>) -> Sources {
+        Sources(Arc::from(sources))
+    }
+}
+
+impl Default for Sources {
+    fn default() -> Sources {
+        Sources(Arc::from(Vec::new()))
+    }
+}
+
+impl Deref for Sources {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
 }
 
 impl Invitee {
@@ -232,9 +363,17 @@ pub enum RosterError {
         source: io::Error,
     },
     #[error(
-        "line {line} is not valid UTF-8: save the file as UTF-8 (CSV UTF-8 in Excel) and try again"
+        "line {line} is not valid UTF-8: if the file comes from Excel or another Windows program, \
+         pass --encoding windows-1252 (or the file's encoding: latin1, utf-16, ...); otherwise \
+         save it as CSV UTF-8"
     )]
     NotUtf8 { line: u64 },
+    /// NUL bytes in the header line of a file read as UTF-8.
+    #[error(
+        "the file looks like UTF-16 without a byte order mark (its first line has NUL bytes): \
+         pass --encoding utf-16le (or utf-16be)"
+    )]
+    LooksUtf16,
     #[error(
         "the file has no header line: put the column names on the first line, e.g. email,roles,teams,projects"
     )]
@@ -254,6 +393,42 @@ pub enum RosterError {
     /// The CSV structure itself is broken (e.g. a quote that is never closed).
     #[error("line {line}: {message}")]
     Csv { line: u64, message: String },
+    /// An option (`--email-column`, `--where`, ...) or a rule names a column the header does not
+    /// have; `found` lists the header's columns.
+    #[error("{}", unknown_column_message(.option, .column, .found))]
+    UnknownColumn {
+        option: String,
+        column: String,
+        found: Vec<String>,
+    },
+    /// An option or a rule names a column the header has several times.
+    #[error(
+        "{option} names the column {column:?}, which the header has {count} times: rename all \
+         but one"
+    )]
+    AmbiguousColumn {
+        option: String,
+        column: String,
+        count: usize,
+    },
+    /// Two `--*-column` options name the same column.
+    #[error(
+        "the column {column:?} is given for both the {first} and the {second}: give each its own column"
+    )]
+    SameColumn {
+        column: String,
+        first: &'static str,
+        second: &'static str,
+    },
+}
+
+fn unknown_column_message(option: &str, column: &str, found: &[String]) -> String {
+    let quoted: Vec<String> = found.iter().map(|h| format!("{:?}", clip(h))).collect();
+    format!(
+        "{option} names the column {column:?}, which the header does not have; its columns are {} \
+         (names compare case-insensitively)",
+        quoted.join(", ")
+    )
 }
 
 fn no_email_column_message(found: &[String]) -> String {
@@ -295,12 +470,40 @@ pub fn parse<R: Read>(reader: R, options: &RosterOptions) -> Result<Roster, Rost
 const BUFFER: usize = 64 * 1024;
 
 fn read<R: Read>(reader: R, options: &RosterOptions, path: &Path) -> Result<Roster, RosterError> {
+    let mut input = BufReader::with_capacity(BUFFER, reader);
+    let start = input.fill_buf().map_err(|source| RosterError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let bom = encoding::sniff_bom(start);
+    let chosen = encoding::choose(bom, options.encoding);
+    if chosen == encoding_rs::UTF_8 {
+        // The fast path: bytes go to the CSV reader as they are (a UTF-8 BOM is dropped by the
+        // header scan), and each field's UTF-8 is checked where it is read.
+        read_utf8(input, options, path, chosen)
+    } else {
+        read_utf8(encoding::decoder(input, chosen), options, path, chosen)
+    }
+}
+
+/// Reads UTF-8 text (the file itself, or what the transcoder makes of it).
+fn read_utf8<B: BufRead>(
+    mut input: B,
+    options: &RosterOptions,
+    path: &Path,
+    encoding: &'static Encoding,
+) -> Result<Roster, RosterError> {
     let io_error = |source| RosterError::Io {
         path: path.to_owned(),
         source,
     };
-    let mut input = BufReader::with_capacity(BUFFER, reader);
     let (prefix, header_start) = scan::read_to_header(&mut input).map_err(io_error)?;
+    if options.encoding.is_none()
+        && encoding == encoding_rs::UTF_8
+        && encoding::looks_like_utf16(&prefix[header_start..])
+    {
+        return Err(RosterError::LooksUtf16);
+    }
     let delimiter = options
         .delimiter
         .unwrap_or_else(|| scan::detect_delimiter(&prefix[header_start..]));
@@ -322,7 +525,7 @@ fn read<R: Read>(reader: R, options: &RosterOptions, path: &Path) -> Result<Rost
             break line;
         }
     };
-    let (layout, ignored_columns) = match Layout::from_header(&record, header_line) {
+    let (layout, ignored_columns) = match Layout::from_header(&record, header_line, options) {
         Ok(found) => found,
         Err(err) => {
             unclosed_quote(&csv)?;
@@ -330,14 +533,14 @@ fn read<R: Read>(reader: R, options: &RosterOptions, path: &Path) -> Result<Rost
         }
     };
 
-    let mut builder = Builder::new(layout, options.default_role, delimiter);
+    let mut builder = Builder::new(layout, options, delimiter);
     while let Some(line) = next_record(&mut csv, &mut record, path)? {
         if !is_blank(&record, line)? {
             builder.row(&record, line);
         }
     }
     unclosed_quote(&csv)?;
-    Ok(builder.finish(ignored_columns, delimiter))
+    Ok(builder.finish(ignored_columns, delimiter, encoding))
 }
 
 type CsvReader<R> = csv::Reader<Scanner<R>>;
@@ -404,87 +607,6 @@ fn is_blank(record: &ByteRecord, line: u64) -> Result<bool, RosterError> {
     Ok(blank)
 }
 
-/// A mapped column: its position and its header as written.
-#[derive(Debug, Clone)]
-struct Column {
-    index: usize,
-    name: String,
-}
-
-#[derive(Debug)]
-struct Layout {
-    email: Column,
-    roles: Option<Column>,
-    teams: Option<Column>,
-    projects: Option<Column>,
-    /// Number of cells in the header.
-    width: usize,
-}
-
-/// (field description for messages, accepted headers)
-const FIELDS: [(&str, &[&str]); 4] = [
-    ("email address", &EMAIL_HEADERS),
-    ("organization roles", &ROLES_HEADERS),
-    ("team ids", &TEAMS_HEADERS),
-    ("project roles", &PROJECTS_HEADERS),
-];
-
-impl Layout {
-    fn from_header(header: &ByteRecord, line: u64) -> Result<(Layout, Vec<String>), RosterError> {
-        let mut slots: [Option<Column>; 4] = Default::default();
-        let mut ignored: Vec<String> = Vec::new();
-        let mut found = Vec::new();
-        for (index, raw) in header.iter().enumerate() {
-            let text = std::str::from_utf8(raw).map_err(|_| RosterError::NotUtf8 { line })?;
-            let name = clean(text);
-            if name.is_empty() {
-                continue;
-            }
-            found.push(name.to_owned());
-            let field = FIELDS
-                .iter()
-                .position(|(_, aliases)| aliases.iter().any(|a| a.eq_ignore_ascii_case(name)));
-            match field {
-                Some(f) => {
-                    if let Some(first) = &slots[f] {
-                        return Err(RosterError::DuplicateColumn {
-                            field: FIELDS[f].0,
-                            first: first.name.clone(),
-                            second: name.to_owned(),
-                        });
-                    }
-                    slots[f] = Some(Column {
-                        index,
-                        name: name.to_owned(),
-                    });
-                }
-                None if ignored.iter().any(|n| n == name) => {}
-                None => ignored.push(name.to_owned()),
-            }
-        }
-        let [email, roles, teams, projects] = slots;
-        let email = email.ok_or(RosterError::NoEmailColumn { found })?;
-        let layout = Layout {
-            email,
-            roles,
-            teams,
-            projects,
-            width: header.len(),
-        };
-        Ok((layout, ignored))
-    }
-
-    fn columns(&self) -> ColumnMap {
-        let name = |c: &Option<Column>| c.as_ref().map(|c| c.name.clone());
-        ColumnMap {
-            email: Some(self.email.name.clone()),
-            roles: name(&self.roles),
-            teams: name(&self.teams),
-            projects: name(&self.projects),
-        }
-    }
-}
-
 /// The first row seen for an email key.
 struct Seen {
     line: u64,
@@ -496,10 +618,11 @@ impl Seen {
     const INVALID: u32 = u32::MAX;
 }
 
-struct Builder {
+struct Builder<'a> {
     layout: Layout,
     default_role: OrgRole,
     delimiter: u8,
+    rules: Option<&'a Rules>,
     invitees: Vec<Invitee>,
     invalid: Vec<InvalidRow>,
     duplicates: Vec<Duplicate>,
@@ -507,6 +630,82 @@ struct Builder {
     /// with foldhash: the roster is the operator's own file, not attacker input.
     seen: foldhash::HashMap<Box<str>, Seen>,
     rows: usize,
+    filtered_out: usize,
+    /// Rows matched, per rule.
+    rule_rows: Vec<usize>,
+    /// The rules the current row matches (reused from row to row).
+    matched: Vec<u16>,
+    sources: SourceCache,
+}
+
+/// Bits of where a row's grants came from, besides rules.
+const FROM_ROLES: u8 = 1;
+const FROM_TEAMS: u8 = 2;
+const FROM_PROJECTS: u8 = 4;
+const FROM_DEFAULT: u8 = 8;
+
+/// Interns [`Sources`]: rows come in a handful of combinations, so a million rows share a
+/// handful of lists instead of holding a million.
+#[derive(Default)]
+struct SourceCache {
+    /// Rows that matched no rule, by their bits.
+    plain: [Option<Sources>; 16],
+    /// Rows that matched rules, by `[bits, rule indices...]`.
+    with_rules: foldhash::HashMap<Vec<u16>, Sources>,
+    key: Vec<u16>,
+}
+
+impl SourceCache {
+    fn get(
+        &mut self,
+        bits: u8,
+        matched: &[u16],
+        layout: &Layout,
+        rules: Option<&Rules>,
+    ) -> Sources {
+        let build = || {
+            let mut list = Vec::new();
+            let column = |c: &Option<layout::Column>| {
+                c.as_ref()
+                    .map(|c| format!("column {:?}", &*c.name))
+                    .unwrap_or_default()
+            };
+            if bits & FROM_ROLES != 0 {
+                list.push(column(&layout.roles));
+            }
+            if bits & FROM_TEAMS != 0 {
+                list.push(column(&layout.teams));
+            }
+            if bits & FROM_PROJECTS != 0 {
+                list.push(column(&layout.projects));
+            }
+            if let Some(rules) = rules {
+                list.extend(
+                    matched
+                        .iter()
+                        .map(|&i| rules.rules[usize::from(i)].label.to_string()),
+                );
+            }
+            if bits & FROM_DEFAULT != 0 {
+                list.push("--default-role".to_owned());
+            }
+            Sources::new(list)
+        };
+        if matched.is_empty() {
+            return self.plain[usize::from(bits & 15)]
+                .get_or_insert_with(build)
+                .clone();
+        }
+        self.key.clear();
+        self.key.push(u16::from(bits));
+        self.key.extend_from_slice(matched);
+        if let Some(found) = self.with_rules.get(self.key.as_slice()) {
+            return found.clone();
+        }
+        let sources = build();
+        self.with_rules.insert(self.key.clone(), sources.clone());
+        sources
+    }
 }
 
 /// The trimmed text of cell `index`, empty when the row is too short. Fields were checked to be
@@ -524,50 +723,104 @@ fn clean(text: &str) -> &str {
     text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
 }
 
-impl Builder {
-    fn new(layout: Layout, default_role: OrgRole, delimiter: u8) -> Builder {
+impl<'a> Builder<'a> {
+    fn new(layout: Layout, options: &'a RosterOptions, delimiter: u8) -> Builder<'a> {
+        let rules = options.rules.as_ref();
         Builder {
             layout,
-            default_role,
+            default_role: options.default_role,
             delimiter,
+            rules,
             invitees: Vec::new(),
             invalid: Vec::new(),
             duplicates: Vec::new(),
             seen: foldhash::HashMap::default(),
             rows: 0,
+            filtered_out: 0,
+            rule_rows: vec![0; rules.map_or(0, |r| r.rules.len())],
+            matched: Vec::new(),
+            sources: SourceCache::default(),
         }
     }
 
     fn row(&mut self, record: &ByteRecord, line: u64) {
+        if !self.layout.filters.is_empty() && !self.layout.keeps(record) {
+            self.filtered_out += 1;
+            return;
+        }
+        let unmatched = self.rules.map(|r| r.unmatched);
+        if let Some(matcher) = &self.layout.matcher {
+            matcher.matching(record, &mut self.matched);
+            if self.matched.is_empty() && unmatched == Some(Unmatched::Skip) {
+                self.filtered_out += 1;
+                return;
+            }
+            for &i in &self.matched {
+                self.rule_rows[usize::from(i)] += 1;
+            }
+        }
         self.rows += 1;
         let mut problems = Vec::new();
         let layout = &self.layout;
 
         let email_cell = cell(record, layout.email.index);
         let email = cells::email(email_cell, &layout.email.name, &mut problems);
-        let (roles, roles_defaulted) = match &layout.roles {
-            Some(col) => cells::roles(
-                cell(record, col.index),
-                &col.name,
-                self.default_role,
-                &mut problems,
-            ),
-            None => (vec![self.default_role], true),
+        let mut bits = 0u8;
+        let mut names: Option<Box<Names>> = None;
+        let mut role_mask = match &layout.roles {
+            Some(col) => cells::roles(cell(record, col.index), &col.name, &mut problems).0,
+            None => 0,
         };
-        let team_ids = match &layout.teams {
-            Some(col) => cells::teams(cell(record, col.index), &col.name, &mut problems),
+        if role_mask != 0 {
+            bits |= FROM_ROLES;
+        }
+        let mut team_ids = match &layout.teams {
+            Some(col) => {
+                let text = cell(record, col.index);
+                if !text.is_empty() {
+                    bits |= FROM_TEAMS;
+                }
+                cells::teams(text, &col.name, &mut problems, &mut names)
+            }
             None => Vec::new(),
         };
-        let projects = match &layout.projects {
-            Some(col) => cells::projects(cell(record, col.index), &col.name, &mut problems),
+        let mut projects = match &layout.projects {
+            Some(col) => {
+                let text = cell(record, col.index);
+                if !text.is_empty() {
+                    bits |= FROM_PROJECTS;
+                }
+                cells::projects(text, &col.name, &mut problems, &mut names)
+            }
             None => Vec::new(),
         };
         cells::extra_cells(record, layout.width, self.delimiter, &mut problems);
+        if let Some(rules) = self.rules {
+            for &i in &self.matched {
+                rules.rules[usize::from(i)].apply(
+                    &mut role_mask,
+                    &mut team_ids,
+                    &mut projects,
+                    &mut names,
+                );
+            }
+            if self.matched.is_empty() && rules.unmatched == Unmatched::Error {
+                problems.push(unmatched_problem(rules, layout, record));
+            }
+        }
+        let roles_defaulted = role_mask == 0;
+        let roles = if roles_defaulted {
+            bits |= FROM_DEFAULT;
+            vec![self.default_role]
+        } else {
+            cells::roles_of(role_mask)
+        };
 
         let grants = Grants {
             roles: &roles,
             team_ids: &team_ids,
             projects: &projects,
+            names: names.as_deref(),
         };
         if let Some(email) = &email {
             let key = email_key(email);
@@ -625,14 +878,19 @@ impl Builder {
         }
 
         match email {
-            Some(email) if problems.is_empty() => self.invitees.push(Invitee {
-                line,
-                email,
-                roles,
-                roles_defaulted,
-                team_ids,
-                projects,
-            }),
+            Some(email) if problems.is_empty() => {
+                let sources = self.sources.get(bits, &self.matched, layout, self.rules);
+                self.invitees.push(Invitee {
+                    line,
+                    email,
+                    roles,
+                    roles_defaulted,
+                    team_ids,
+                    projects,
+                    names,
+                    sources,
+                });
+            }
             _ => self.invalid.push(InvalidRow {
                 line,
                 email: (!email_cell.is_empty()).then(|| clip(email_cell)),
@@ -641,7 +899,24 @@ impl Builder {
         }
     }
 
-    fn finish(self, ignored_columns: Vec<String>, delimiter: u8) -> Roster {
+    fn finish(
+        self,
+        ignored_columns: Vec<String>,
+        delimiter: u8,
+        encoding: &'static Encoding,
+    ) -> Roster {
+        let rules = match self.rules {
+            Some(rules) => rules
+                .rules
+                .iter()
+                .zip(&self.rule_rows)
+                .map(|(rule, &rows)| RuleUse {
+                    label: rule.label.to_string(),
+                    rows,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         Roster {
             columns: self.layout.columns(),
             invitees: self.invitees,
@@ -650,6 +925,33 @@ impl Builder {
             ignored_columns,
             rows: self.rows,
             delimiter,
+            filtered_out: self.filtered_out,
+            encoding,
+            rules,
         }
     }
+}
+
+/// The problem of a row no rule matches when the rules file says `unmatched = "error"`: named
+/// after the first column the rules look at, with the row's values of all of them.
+fn unmatched_problem(rules: &Rules, layout: &Layout, record: &ByteRecord) -> Problem {
+    let columns = layout.matcher.as_ref().map_or(&[][..], |m| m.columns());
+    let values: Vec<String> = columns
+        .iter()
+        .map(|(name, index)| format!("{name} = {:?}", cell(record, *index)))
+        .collect();
+    let (column, value) = match columns.first() {
+        Some((name, index)) => (name.as_str(), cell(record, *index)),
+        None => ("rules", ""),
+    };
+    Problem::new(
+        column,
+        value,
+        format!(
+            "no rule of {} matches this row ({}) and the file says unmatched = \"error\": add a \
+             rule for it or leave the row out",
+            rules.origin,
+            values.join(", ")
+        ),
+    )
 }

@@ -1,4 +1,5 @@
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::*;
 
@@ -362,13 +363,14 @@ fn upper_case_hex_id_suggests_the_lower_case_form() {
 
 #[test]
 fn malformed_team_ids_are_errors() {
-    let r =
-        read("email,teams\na@example.com,Engineering\nb@example.com,5f1e2d3c4b5a69788776655g\n");
+    let r = read(
+        "email,teams\na@example.com,5f1e2d3c4b5a69788776655\nb@example.com,5f1e2d3c4b5a69788776655g\n",
+    );
     assert_eq!(lines(&r.invalid), vec![2, 3]);
     assert!(
         r.invalid[0].problems[0]
             .message
-            .contains("has 11 characters")
+            .contains("has 23 characters")
     );
     assert!(
         r.invalid[1].problems[0]
@@ -402,7 +404,7 @@ fn project_items_are_grouped_per_project_in_first_seen_order() {
 #[test]
 fn bad_project_items_are_each_reported() {
     let text = format!(
-        "email,projects\na@example.com,{P1};{P1}:;:GROUP_OWNER;{P1}:superuser;{P1}:ORG_OWNER;xyz:GROUP_OWNER;{P2}:GROUP_OWNER\n"
+        "email,projects\na@example.com,{P1};{P1}:;:GROUP_OWNER;{P1}:superuser;{P1}:ORG_OWNER;6a0b1c2d3e4f5a6b7c8d9e0:GROUP_OWNER;{P2}:GROUP_OWNER\n"
     );
     let r = read(&text);
     assert!(r.invitees.is_empty());
@@ -558,14 +560,17 @@ fn a_repeat_of_an_invalid_row_points_at_it() {
 
 #[test]
 fn a_row_collects_all_its_problems() {
-    let text = "Mail,Role,Teams,Projects\nnope,admin;root,abc,xyz\n";
+    let text = "Mail,Role,Teams,Projects\nnope,admin;root,5f1e2d3c4b5a69788776655,xyz\n";
     let r = read(text);
     let row = &r.invalid[0];
     assert_eq!(row.line, 2);
     let columns: Vec<&str> = row.problems.iter().map(|p| p.column.as_str()).collect();
     assert_eq!(columns, ["Mail", "Role", "Role", "Teams", "Projects"]);
     let values: Vec<&str> = row.problems.iter().map(|p| p.value.as_str()).collect();
-    assert_eq!(values, ["nope", "admin", "root", "abc", "xyz"]);
+    assert_eq!(
+        values,
+        ["nope", "admin", "root", "5f1e2d3c4b5a69788776655", "xyz"]
+    );
     assert_eq!(row.reason().matches("; column ").count(), 4);
     assert!(
         row.to_string()
@@ -602,7 +607,9 @@ fn not_utf8_names_the_line_and_asks_for_utf8() {
     assert!(matches!(err, RosterError::NotUtf8 { line: 4 }), "{err:?}");
     assert_eq!(
         err.to_string(),
-        "line 4 is not valid UTF-8: save the file as UTF-8 (CSV UTF-8 in Excel) and try again"
+        "line 4 is not valid UTF-8: if the file comes from Excel or another Windows program, \
+         pass --encoding windows-1252 (or the file's encoding: latin1, utf-16, ...); otherwise \
+         save it as CSV UTF-8"
     );
     assert!(matches!(
         fail(b"e\xffmail\n"),
@@ -811,4 +818,409 @@ fn unterminated_quote_fixture_fails_on_its_line() {
     )
     .unwrap_err();
     assert!(matches!(err, RosterError::Csv { line: 3, .. }), "{err:?}");
+}
+
+// ----- encodings --------------------------------------------------------------------------------
+
+fn with(options: RosterOptions, bytes: &[u8]) -> Roster {
+    parse(bytes, &options).unwrap_or_else(|err| panic!("expected a roster, got the error: {err}"))
+}
+
+fn encoded(label: &str) -> RosterOptions {
+    RosterOptions {
+        encoding: Some(encoding::parse_label(label).unwrap()),
+        ..RosterOptions::default()
+    }
+}
+
+fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if bom {
+        bytes.extend(if big_endian {
+            [0xFE, 0xFF]
+        } else {
+            [0xFF, 0xFE]
+        });
+    }
+    for unit in text.encode_utf16() {
+        bytes.extend(if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        });
+    }
+    bytes
+}
+
+#[test]
+fn windows_1252_with_semicolons_and_crlf_reads_with_the_flag() {
+    let bytes = b"Nom;E-mail;R\xf4le\r\nRen\xe9 Dupont;rene@example.com;member\r\n\r\nZo\xeb;zoe@example.com;\r\n";
+    let err = fail(bytes);
+    assert!(err.to_string().contains("--encoding windows-1252"), "{err}");
+    let r = with(encoded("windows-1252"), bytes);
+    assert_eq!(r.encoding, encoding_rs::WINDOWS_1252);
+    assert_eq!(r.delimiter, b';');
+    assert_eq!(r.ignored_columns, ["Nom", "Rôle"]);
+    assert_eq!(
+        r.invitees
+            .iter()
+            .map(|i| (i.line, i.email.as_str()))
+            .collect::<Vec<_>>(),
+        [(2, "rene@example.com"), (4, "zoe@example.com")]
+    );
+    // latin1 is windows-1252 under the WHATWG labels.
+    assert_eq!(with(encoded("latin1"), bytes).invitees.len(), 2);
+}
+
+#[test]
+fn utf16_with_a_bom_is_detected_in_both_byte_orders() {
+    let text = "email,roles\r\nrené@example.com,owner\r\nb@example.com,member\r\n";
+    for big_endian in [false, true] {
+        let r = read_bytes(&utf16(text, big_endian, true));
+        assert_eq!(r.invitees.len(), 2, "{r:?}");
+        assert_eq!(r.invitees[0].email, "rené@example.com");
+        assert_eq!(r.invitees[1].line, 3);
+        let expected = if big_endian { "UTF-16BE" } else { "UTF-16LE" };
+        assert_eq!(r.encoding.name(), expected);
+    }
+    // A BOM wins over a label copied from another command.
+    let r = with(encoded("windows-1252"), &utf16(text, false, true));
+    assert_eq!(r.encoding.name(), "UTF-16LE");
+}
+
+#[test]
+fn utf16_without_a_bom_needs_the_flag_and_says_so() {
+    let bytes = utf16("email\na@example.com\n", false, false);
+    let err = fail(&bytes);
+    assert!(matches!(err, RosterError::LooksUtf16), "{err:?}");
+    assert!(err.to_string().contains("--encoding utf-16le"));
+    assert_eq!(with(encoded("utf-16le"), &bytes).invitees.len(), 1);
+}
+
+#[test]
+fn utf8_with_an_explicit_label_stays_strict() {
+    let err = parse(&b"email\nRen\xe9@example.com\n"[..], &encoded("utf-8")).unwrap_err();
+    assert!(matches!(err, RosterError::NotUtf8 { line: 2 }), "{err:?}");
+    assert_eq!(read("email\na@example.com\n").encoding, encoding_rs::UTF_8);
+}
+
+#[test]
+fn delimiters_and_filters_parse_from_the_command_line() {
+    assert_eq!(parse_delimiter(";"), Ok(b';'));
+    assert_eq!(parse_delimiter("tab"), Ok(b'\t'));
+    assert_eq!(parse_delimiter("\\t"), Ok(b'\t'));
+    assert_eq!(parse_delimiter("\t"), Ok(b'\t'));
+    assert_eq!(parse_delimiter("|"), Ok(b'|'));
+    assert!(parse_delimiter(":").unwrap_err().contains(", ; | tab"));
+    let filter: Filter = " Department = Engineering ".parse().unwrap();
+    assert_eq!(
+        (filter.column.as_str(), filter.value.as_str()),
+        ("Department", "Engineering")
+    );
+    assert_eq!("Dept=".parse::<Filter>().unwrap().value, "");
+    assert!("=x".parse::<Filter>().is_err());
+    assert!("Department".parse::<Filter>().is_err());
+}
+
+// ----- column overrides and --where --------------------------------------------------------------
+
+#[test]
+fn a_column_option_picks_a_header_the_aliases_do_not_know() {
+    let options = RosterOptions {
+        columns: ColumnMap {
+            email: Some("primary contact".into()),
+            roles: Some("Atlas Access".into()),
+            ..ColumnMap::default()
+        },
+        ..RosterOptions::default()
+    };
+    let r = with(
+        options,
+        b"Email,Primary Contact,Atlas Access\nold@example.com,new@example.com,owner\n",
+    );
+    assert_eq!(r.columns.email.as_deref(), Some("Primary Contact"));
+    assert_eq!(r.columns.roles.as_deref(), Some("Atlas Access"));
+    // The alias-named column is not an error any more, just unused.
+    assert_eq!(r.ignored_columns, ["Email"]);
+    assert_eq!(r.invitees[0].email, "new@example.com");
+    assert_eq!(r.invitees[0].roles, [OrgRole::OrgOwner]);
+}
+
+#[test]
+fn a_column_option_naming_a_missing_or_shared_column_is_a_file_error() {
+    let options = RosterOptions {
+        columns: ColumnMap {
+            email: Some("Mail Address".into()),
+            ..ColumnMap::default()
+        },
+        ..RosterOptions::default()
+    };
+    let err = parse(&b"Work Email,Department\n"[..], &options).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with("--email-column names the column \"Mail Address\""),
+        "{message}"
+    );
+    assert!(
+        message.contains("\"Work Email\", \"Department\""),
+        "{message}"
+    );
+
+    let options = RosterOptions {
+        columns: ColumnMap {
+            email: Some("x".into()),
+            teams: Some("X".into()),
+            ..ColumnMap::default()
+        },
+        ..RosterOptions::default()
+    };
+    let err = parse(&b"x\n"[..], &options).unwrap_err();
+    assert!(matches!(err, RosterError::SameColumn { .. }), "{err:?}");
+}
+
+fn filtered(filters: &[&str]) -> RosterOptions {
+    RosterOptions {
+        filters: filters.iter().map(|f| f.parse().unwrap()).collect(),
+        ..RosterOptions::default()
+    }
+}
+
+#[test]
+fn where_keeps_matching_rows_only_and_counts_the_others() {
+    let text = "email,Department,Site\n\
+                a@example.com, engineering ,Paris\n\
+                b@example.com,Sales,Paris\n\
+                not-an-address,Sales,Paris\n\
+                c@example.com,ENGINEERING,Lyon\n\
+                a@example.com,Sales,Paris\n";
+    let r = with(filtered(&["department=Engineering"]), text.as_bytes());
+    assert_eq!(r.rows, 2);
+    assert_eq!(r.filtered_out, 3);
+    assert!(r.invalid.is_empty(), "{:?}", r.invalid);
+    // Line 6 repeats a@ with other grants, but it is filtered out: no duplicate, no error.
+    assert!(r.duplicates.is_empty());
+    assert_eq!(r.ignored_columns, ["Site"]);
+
+    let r = with(
+        filtered(&["Department=Engineering", "site = paris"]),
+        text.as_bytes(),
+    );
+    assert_eq!(r.invitees.iter().map(|i| i.line).collect::<Vec<_>>(), [2]);
+    assert_eq!(r.filtered_out, 4);
+
+    let err = parse(text.as_bytes(), &filtered(&["Dept=Sales"])).unwrap_err();
+    assert!(matches!(err, RosterError::UnknownColumn { .. }), "{err:?}");
+    assert!(err.to_string().contains("\"Department\""), "{err}");
+}
+
+// ----- names of teams and projects --------------------------------------------------------------
+
+#[test]
+fn teams_and_projects_may_be_named() {
+    let text = format!(
+        "email,teams,projects\na@example.com,\"Platform; {T1}; platform\",\"Prod:read only;{P1}:GROUP_OWNER;prod:GROUP_OWNER\"\n"
+    );
+    let r = read(&text);
+    let a = &r.invitees[0];
+    assert_eq!(a.team_ids, [T1]);
+    assert_eq!(a.projects.len(), 1);
+    let names = a.names.as_deref().expect("names");
+    assert_eq!(names.teams.len(), 1);
+    assert_eq!(&*names.teams[0].name, "Platform");
+    assert_eq!(&*names.teams[0].origin, "teams");
+    assert_eq!(&*names.projects[0].name, "Prod");
+    assert_eq!(names.projects[0].roles, ["GROUP_READ_ONLY", "GROUP_OWNER"]);
+    assert_eq!(r.names_needed(), (true, true));
+    let problem = only_problem(&read("email,projects\na@example.com,Prod\n"))
+        .message
+        .clone();
+    assert!(problem.contains("write Prod:GROUP_READ_ONLY"), "{problem}");
+}
+
+fn directory() -> (NameIndex, NameIndex) {
+    let teams = NameIndex::new(
+        "team",
+        [
+            (T1.to_owned(), "Platform".to_owned()),
+            (T2.to_owned(), "On-call".to_owned()),
+            ("5f1e2d3c4b5a697887766556".to_owned(), "on-call".to_owned()),
+        ],
+    );
+    let projects = NameIndex::new("project", [(P1.to_owned(), "Prod".to_owned())]);
+    (teams, projects)
+}
+
+#[test]
+fn resolution_turns_names_into_ids_or_the_row_into_an_invalid_one() {
+    let text = format!(
+        "email,teams,projects\n\
+         a@example.com,platform,PROD:GROUP_READ_ONLY;{P1}:GROUP_OWNER\n\
+         b@example.com,On-Call,\n\
+         c@example.com,{T1},Staging:GROUP_OWNER\n\
+         d@example.com,5f1e2d3c4b5a69788776655g,\n"
+    );
+    let mut r = read(&text);
+    assert_eq!(lines(&r.invalid), [5]);
+    let (teams, projects) = directory();
+    assert_eq!(resolve_names(&mut r, &teams, &projects), 2);
+    assert_eq!(r.invitees.len(), 1);
+    let a = &r.invitees[0];
+    assert!(a.names.is_none());
+    assert_eq!(a.team_ids, [T1]);
+    assert_eq!(
+        a.projects,
+        [GroupRoleAssignment {
+            group_id: P1.into(),
+            roles: vec!["GROUP_OWNER".into(), "GROUP_READ_ONLY".into()],
+        }]
+    );
+    assert_eq!(lines(&r.invalid), [3, 4, 5]);
+    let ambiguous = &r.invalid[0].problems[0];
+    assert_eq!(
+        (ambiguous.column.as_str(), ambiguous.value.as_str()),
+        ("teams", "On-Call")
+    );
+    assert!(ambiguous.message.contains(T2), "{ambiguous}");
+    assert!(
+        ambiguous.message.contains("5f1e2d3c4b5a697887766556"),
+        "{ambiguous}"
+    );
+    let unknown = &r.invalid[1].problems[0];
+    assert_eq!(
+        (unknown.column.as_str(), unknown.value.as_str()),
+        ("projects", "Staging")
+    );
+    assert!(unknown.message.starts_with("no project"), "{unknown}");
+    assert_eq!(r.invalid[1].email.as_deref(), Some("c@example.com"));
+}
+
+// ----- rules ------------------------------------------------------------------------------------
+
+const WORKDAY: &str = "Work Email,Department,Title,Cost Center,Roles\n\
+                       ada@example.com,Engineering,Engineer,4100,\n\
+                       bob@example.com,engineering ,Manager,4100,billing admin\n\
+                       cy@example.com,Sales,Manager,4200,\n\
+                       dee@example.com,Legal,Counsel,4300,\n";
+
+fn ruled(rules: &str) -> RosterOptions {
+    RosterOptions {
+        rules: Some(Rules::parse(rules, "rules.toml").unwrap()),
+        ..RosterOptions::default()
+    }
+}
+
+const RULES: &str = r#"
+[[rule]]
+when = { Department = "Engineering" }
+roles = ["ORG_MEMBER"]
+teams = ["Platform", "5f1e2d3c4b5a697887766555"]
+
+[[rule]]
+name = "managers"
+when = { Title = "manager", "Cost Center" = [4100, 4200] }
+roles = ["ORG_GROUP_CREATOR"]
+projects = { "6a0b1c2d3e4f5a6b7c8d9e0f" = ["GROUP_READ_ONLY"] }
+"#;
+
+#[test]
+fn rules_add_up_with_each_other_and_with_the_cells() {
+    let r = with(ruled(RULES), WORKDAY.as_bytes());
+    assert_eq!(r.columns.email.as_deref(), Some("Work Email"));
+    assert_eq!(r.ignored_columns, Vec::<String>::new());
+    let by_email = |e: &str| r.invitees.iter().find(|i| i.email == e).unwrap();
+
+    let ada = by_email("ada@example.com");
+    assert_eq!(ada.roles, [OrgRole::OrgMember]);
+    assert!(!ada.roles_defaulted);
+    assert_eq!(ada.team_ids, [T2]);
+    assert_eq!(&*ada.names.as_deref().unwrap().teams[0].origin, "rule 1");
+    assert_eq!(&ada.sources[..], ["rule 1 (Department = Engineering)"]);
+
+    let bob = by_email("bob@example.com");
+    assert_eq!(
+        bob.roles,
+        [
+            OrgRole::OrgMember,
+            OrgRole::OrgGroupCreator,
+            OrgRole::OrgBillingAdmin
+        ]
+    );
+    assert_eq!(bob.projects[0].group_id, P1);
+    assert_eq!(
+        &bob.sources[..],
+        [
+            "column \"Roles\"",
+            "rule 1 (Department = Engineering)",
+            "rule 2 \"managers\" (Title = manager, Cost Center = 4100|4200)"
+        ]
+    );
+
+    let cy = by_email("cy@example.com");
+    assert_eq!(cy.roles, [OrgRole::OrgGroupCreator]);
+
+    // Matched by no rule: the default-role policy reads it as without rules.
+    let dee = by_email("dee@example.com");
+    assert_eq!(dee.roles, [OrgRole::OrgMember]);
+    assert!(dee.roles_defaulted);
+    assert_eq!(&dee.sources[..], ["--default-role"]);
+
+    assert_eq!(r.rules.iter().map(|u| u.rows).collect::<Vec<_>>(), [2, 2]);
+}
+
+#[test]
+fn rows_with_the_same_sources_share_one_list() {
+    let r = with(ruled(RULES), WORKDAY.as_bytes());
+    let plain = read("email\na@example.com\nb@example.com\n");
+    assert!(Arc::ptr_eq(
+        &plain.invitees[0].sources.0,
+        &plain.invitees[1].sources.0
+    ));
+    let ada = &r.invitees[0];
+    let again = with(ruled(RULES), WORKDAY.as_bytes());
+    assert_eq!(ada.sources, again.invitees[0].sources);
+}
+
+#[test]
+fn unmatched_rows_can_be_errors_or_skipped() {
+    let error = format!("unmatched = \"error\"\n{RULES}");
+    let r = with(ruled(&error), WORKDAY.as_bytes());
+    assert_eq!(lines(&r.invalid), [5]);
+    let problem = &r.invalid[0].problems[0];
+    assert_eq!(
+        (problem.column.as_str(), problem.value.as_str()),
+        ("Department", "Legal")
+    );
+    assert!(
+        problem.message.contains("no rule of rules.toml matches"),
+        "{problem}"
+    );
+    assert!(problem.message.contains("Title = \"Counsel\""), "{problem}");
+
+    let skip = format!("unmatched = \"skip\"\n{RULES}");
+    let r = with(ruled(&skip), WORKDAY.as_bytes());
+    assert_eq!((r.rows, r.filtered_out, r.invitees.len()), (3, 1, 3));
+}
+
+#[test]
+fn a_rule_on_a_missing_column_is_a_file_error() {
+    let options = ruled("[[rule]]\nwhen = { Dept = \"x\" }\nroles = \"member\"\n");
+    let err = parse(WORKDAY.as_bytes(), &options).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with("rule 1 of the rules file rules.toml names the column \"Dept\""),
+        "{message}"
+    );
+}
+
+#[test]
+fn repeats_compare_names_too() {
+    let text = "email,teams\na@example.com,Platform\na@example.com,PLATFORM\na@example.com,Other\n";
+    let r = read(text);
+    assert_eq!(r.duplicates.len(), 1);
+    assert_eq!(lines(&r.invalid), [4]);
+    assert!(
+        r.invalid[0].problems[0]
+            .message
+            .contains("team or project names")
+    );
 }

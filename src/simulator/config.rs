@@ -60,6 +60,12 @@ pub struct SimConfig {
     pub token_ttl: Duration,
     /// Programmatic API keys `(public key, private key)` accepted with HTTP Digest.
     pub api_keys: Vec<(String, String)>,
+    /// The organization's teams `(id, name)`, served by `GET /orgs/{orgId}/teams`. When not
+    /// empty, an invitation naming another team id is refused (404 `TEAM_NOT_FOUND`).
+    pub teams: Vec<(String, String)>,
+    /// The organization's projects `(id, name)`, served by `GET /orgs/{orgId}/groups`. When not
+    /// empty, an invitation naming another project id is refused (404 `GROUP_NOT_FOUND`).
+    pub projects: Vec<(String, String)>,
 }
 
 impl Default for SimConfig {
@@ -83,6 +89,8 @@ impl Default for SimConfig {
             service_accounts: Vec::new(),
             token_ttl: Duration::from_secs(3600),
             api_keys: Vec::new(),
+            teams: Vec::new(),
+            projects: Vec::new(),
         }
     }
 }
@@ -146,6 +154,14 @@ impl SimConfig {
             return Err(format!(
                 "the simulated organization id {org:?} is not 24 lower-case hex digits"
             ));
+        }
+        for (id, name) in self.teams.iter().chain(&self.projects) {
+            if !is_atlas_id(id) || name.trim().is_empty() {
+                return Err(format!(
+                    "team or project {id:?} ({name:?}): the id must be 24 lower-case hex digits \
+                     and the name not empty"
+                ));
+            }
         }
         if let Some(token) = &self.token
             && token.trim().is_empty()

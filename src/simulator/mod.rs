@@ -12,14 +12,21 @@
 //! - `config.rs`: [`SimConfig`], [`RateLimit`] and [`Fault`], i.e. what a run looks like;
 //! - `state.rs`: [`SimState`] and [`SimStats`], i.e. what the simulator remembers;
 //! - `routes.rs`: the HTTP surface (checks, faults, answer shapes);
+//! - `users.rs`: the users resource (`GET`/`POST /api/atlas/v2/orgs/{orgId}/users`, version
+//!   2025-02-19): paginated listing by membership status, and invitations through it, whose
+//!   `OrgUserRequest` bodies `user_request.rs` validates;
+//! - `directory.rs`: the organization's teams and projects (`GET .../teams`, `.../groups`);
 //! - `validate.rs`: invitation request validation with Atlas' error codes;
 //! - `server.rs`: [`Simulator`], [`SimulatorHandle`] and [`serve_until_killed`].
 
 mod auth;
 mod config;
+mod directory;
 mod routes;
 mod server;
 mod state;
+mod user_request;
+mod users;
 mod validate;
 
 pub use config::{Fault, RateLimit, SimConfig};

@@ -63,6 +63,12 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         .route(V2_INVITES, any(v2_invites))
         .route(V1_INVITES, any(v1_invites))
         .route("/api/oauth/token", any(super::auth::oauth_token))
+        .route(super::directory::V2_TEAMS, any(super::directory::v2_teams))
+        .route(
+            super::directory::V2_GROUPS,
+            any(super::directory::v2_groups),
+        )
+        .route(super::users::V2_USERS, any(super::users::v2_users))
         .fallback(not_found)
         .with_state(state)
 }
@@ -226,7 +232,7 @@ async fn not_found(State(sim): State<Arc<SimState>>, request: Request) -> Respon
 }
 
 /// Sleeps the configured latency plus a uniform jitter.
-async fn wait_latency(sim: &SimState) {
+pub(super) async fn wait_latency(sim: &SimState) {
     let config = sim.config();
     let jitter = config.latency_jitter.as_nanos().min(u128::from(u64::MAX)) as u64;
     let extra = if jitter == 0 {
@@ -361,6 +367,9 @@ async fn answer(sim: &SimState, version: Version, org_id: &str, request: Request
         Ok(new) => new,
         Err(error) => return answer.error(*error),
     };
+    if let Some(error) = super::directory::unknown_ids(sim, &new) {
+        return answer.error(error);
+    }
     let conn = parts.extensions.get::<ConnControl>().cloned();
     post(sim, &answer, org_id, &new, conn).await
 }
@@ -480,7 +489,7 @@ fn status_error(status: u16) -> (&'static str, &'static str) {
 }
 
 /// The media types of a header, lower-cased and without parameters (`; charset=...`, `q=`).
-fn media_types(headers: &HeaderMap, name: header::HeaderName) -> Vec<String> {
+pub(super) fn media_types(headers: &HeaderMap, name: header::HeaderName) -> Vec<String> {
     headers
         .get_all(name)
         .into_iter()

@@ -371,7 +371,11 @@ impl SimState {
         book.invitations
             .iter()
             .filter(|inv| inv.org_id.as_deref() == Some(org_id))
-            .filter(|inv| inv.id.as_ref().is_none_or(|id| !book.closed.contains_key(id)))
+            .filter(|inv| {
+                inv.id
+                    .as_ref()
+                    .is_none_or(|id| !book.closed.contains_key(id))
+            })
             .filter(|inv| match &wanted {
                 None => true,
                 Some(wanted) => inv

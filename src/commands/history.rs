@@ -1,0 +1,58 @@
+//! `atlas-invite history <EMAIL>`: every request made for one person, across runs, with the run
+//! that made it; the table form opens with the person's current state.
+
+use super::report::{open_journal, print};
+use crate::cli::HistoryArgs;
+use crate::exit::{Failure, SUCCESS};
+use crate::journal::InviteFilter;
+use crate::report::ReportFormat;
+
+pub(super) fn history(args: &HistoryArgs) -> Result<i32, Failure> {
+    let journal = open_journal(&args.journal)?;
+    let key = args.email.trim().to_lowercase();
+    let attempts = journal
+        .attempt_history(&key, args.org.as_deref())
+        .map_err(Failure::usage)?;
+    if args.format == ReportFormat::Table {
+        let filter = InviteFilter {
+            org_id: args.org.clone(),
+            email: Some(key.clone()),
+            ..InviteFilter::default()
+        };
+        let people = journal.invite_report(&filter).map_err(Failure::usage)?;
+        let people: Vec<_> = people.into_iter().filter(|p| p.email_key == key).collect();
+        if people.is_empty() {
+            eprintln!(
+                "no record of {} in journal {}",
+                args.email.trim(),
+                journal.path().display()
+            );
+            return Ok(SUCCESS);
+        }
+        for person in &people {
+            let mut line = format!(
+                "{} in org {}: {}",
+                person.email, person.org_id, person.status
+            );
+            if let Some(id) = &person.invitation_id {
+                line.push_str(&format!(", invitation {id}"));
+            }
+            if let (Some(state), Some(at)) =
+                (&person.membership_state, &person.membership_observed_at)
+            {
+                line.push_str(&format!(", {state} as of {at}"));
+            }
+            if let Some(detail) = &person.last_error_detail {
+                line.push_str(&format!(" ({})", detail.replace(char::is_control, " ")));
+            }
+            println!("{line}");
+        }
+        if attempts.is_empty() {
+            eprintln!("no request was ever sent for {}", args.email.trim());
+            return Ok(SUCCESS);
+        }
+        println!();
+    }
+    print(&attempts, args.format)?;
+    Ok(SUCCESS)
+}
