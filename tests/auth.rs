@@ -64,7 +64,11 @@ fn a_revoked_token_is_renewed_once_for_all_workers() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     assert_eq!(sim.stats().created, 80);
-    assert_eq!(sim.state().tokens_issued(), 2, "one renewal shared by every worker");
+    assert_eq!(
+        sim.state().tokens_issued(),
+        2,
+        "one renewal shared by every worker"
+    );
     assert!(sim.stats().unauthorized >= 1);
 }
 
@@ -128,7 +132,8 @@ fn a_wrong_private_key_is_refused() {
 
 #[test]
 fn envelope_answers_are_read_from_the_body() {
-    let sim = Sim::start(SimConfig::default().with_script("person1@example.com", [Fault::Status(400)]));
+    let sim =
+        Sim::start(SimConfig::default().with_script("person1@example.com", [Fault::Status(400)]));
     let work = Work::new();
     let csv = work.write("people.csv", people_csv(3));
     let ran = exec(run_cmd(&sim, &work, &csv).args(["--envelope", "--format", "json"]));
@@ -138,7 +143,8 @@ fn envelope_answers_are_read_from_the_body() {
     assert_eq!(json["failed"], 1);
     assert_eq!(json["problems"][0]["http_status"], 400);
     assert_eq!(work.status_of("person0@example.com"), "invited");
-    let ids = work.query("SELECT invitation_id FROM invites WHERE email_key = 'person0@example.com'");
+    let ids =
+        work.query("SELECT invitation_id FROM invites WHERE email_key = 'person0@example.com'");
     assert_ne!(ids[0], "NULL");
 }
 
@@ -197,13 +203,15 @@ fn ops_manager_url_is_honoured_when_base_url_is_unset() {
 
 #[test]
 fn no_secret_reaches_output_or_journal_whatever_the_credentials() {
-    let sim = Sim::start(SimConfig {
-        service_accounts: vec![(CLIENT_ID.into(), CLIENT_SECRET.into())],
-        api_keys: vec![(PUBLIC_KEY.into(), PRIVATE_KEY.into())],
-        token_ttl: Duration::from_secs(3600),
-        ..SimConfig::default()
-    }
-    .with_script("person1@example.com", [Fault::Status(400), Fault::Error500]));
+    let sim = Sim::start(
+        SimConfig {
+            service_accounts: vec![(CLIENT_ID.into(), CLIENT_SECRET.into())],
+            api_keys: vec![(PUBLIC_KEY.into(), PRIVATE_KEY.into())],
+            token_ttl: Duration::from_secs(3600),
+            ..SimConfig::default()
+        }
+        .with_script("person1@example.com", [Fault::Status(400), Fault::Error500]),
+    );
     let work = Work::new();
     let csv = work.write("people.csv", people_csv(4));
     let mut outputs = Vec::new();
@@ -228,7 +236,9 @@ fn no_secret_reaches_output_or_journal_whatever_the_credentials() {
         outputs.push(ran.stdout);
         outputs.push(ran.stderr);
         let mut doctor = atlas_invite();
-        doctor.args(["doctor", "--org", ORG, "--base-url"]).arg(sim.url());
+        doctor
+            .args(["doctor", "--org", ORG, "--base-url"])
+            .arg(sim.url());
         for (k, v) in &env {
             doctor.env(k, v);
         }
@@ -253,12 +263,14 @@ fn no_secret_reaches_output_or_journal_whatever_the_credentials() {
 
 #[test]
 fn the_users_endpoint_invites_and_records_which_endpoint_was_used() {
-    let sim = Sim::start(SimConfig {
-        existing_members: vec!["person2@example.com".into()],
-        duplicate_invites: true,
-        ..SimConfig::default()
-    }
-    .with_script("person1@example.com", [Fault::RecordThenDrop]));
+    let sim = Sim::start(
+        SimConfig {
+            existing_members: vec!["person2@example.com".into()],
+            duplicate_invites: true,
+            ..SimConfig::default()
+        }
+        .with_script("person1@example.com", [Fault::RecordThenDrop]),
+    );
     let work = Work::new();
     let csv = work.write(
         "people.csv",
@@ -272,9 +284,15 @@ fn the_users_endpoint_invites_and_records_which_endpoint_was_used() {
     let json = ran.json();
     assert_eq!(json["invited"], 2);
     assert_eq!(json["already_member"], 1);
-    assert!(json["sunset"].is_null(), "the users endpoint is not deprecated");
+    assert!(
+        json["sunset"].is_null(),
+        "the users endpoint is not deprecated"
+    );
     let stats = sim.stats();
-    assert_eq!(stats.invite_posts, 0, "nothing went through the invite endpoints");
+    assert_eq!(
+        stats.invite_posts, 0,
+        "nothing went through the invite endpoints"
+    );
     assert!(stats.user_posts >= 3);
     // The dropped answer was resolved by looking the user up, not by a second invitation.
     assert_eq!(sim.invitations_for("person1@example.com"), 1);
@@ -287,6 +305,7 @@ fn the_users_endpoint_invites_and_records_which_endpoint_was_used() {
         vec!["POST /api/atlas/v2/orgs/{orgId}/users"]
     );
     assert_eq!(work.query("SELECT api FROM runs"), vec!["users"]);
-    let ids = work.query("SELECT invitation_id FROM invites WHERE email_key = 'person0@example.com'");
+    let ids =
+        work.query("SELECT invitation_id FROM invites WHERE email_key = 'person0@example.com'");
     assert_eq!(ids[0].len(), 24, "{ids:?}");
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use atlas_invite::atlas::error::{CallError, ErrorClass, RateHeaders};
 use atlas_invite::atlas::model::{
-    ApiError, GroupRoleAssignment, InvitationRequest, Invitation, OrgRole, OrgUserRequest,
+    ApiError, GroupRoleAssignment, Invitation, InvitationRequest, OrgRole, OrgUserRequest,
 };
 use atlas_invite::roster::{self, RosterOptions};
 use serde_json::{Value, json};
@@ -117,10 +117,18 @@ fn the_client_understands_the_spec_error_examples() {
             continue;
         }
         seen += 1;
-        let api: ApiError = serde_json::from_value(example.clone())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(api.error, example["error"].as_u64().unwrap() as u16, "{name}");
-        assert_eq!(api.error_code, example["errorCode"].as_str().unwrap(), "{name}");
+        let api: ApiError =
+            serde_json::from_value(example.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            api.error,
+            example["error"].as_u64().unwrap() as u16,
+            "{name}"
+        );
+        assert_eq!(
+            api.error_code,
+            example["errorCode"].as_str().unwrap(),
+            "{name}"
+        );
         let error = CallError::Status {
             status: api.error,
             api: Some(Box::new(api.clone())),

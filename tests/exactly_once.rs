@@ -21,7 +21,10 @@ fn record_then_drop_never_produces_a_duplicate() {
     let sim = Sim::start(
         duplicating()
             .with_script("person0@example.com", [Fault::RecordThenDrop])
-            .with_script("person2@example.com", [Fault::RecordThenDrop, Fault::RecordThenDrop]),
+            .with_script(
+                "person2@example.com",
+                [Fault::RecordThenDrop, Fault::RecordThenDrop],
+            ),
     );
     let work = Work::new();
     let csv = work.write("people.csv", people_csv(4));
@@ -37,10 +40,14 @@ fn record_then_drop_never_produces_a_duplicate() {
         work.query("SELECT group_concat(outcome) FROM attempts WHERE email_key = 'person0@example.com' ORDER BY id"),
         vec!["unknown,found"]
     );
-    let id = work.query("SELECT invitation_id FROM invites WHERE email_key = 'person0@example.com'");
+    let id =
+        work.query("SELECT invitation_id FROM invites WHERE email_key = 'person0@example.com'");
     assert_eq!(
         id[0],
-        sim.state().invitations_for("person0@example.com")[0].id.clone().unwrap()
+        sim.state().invitations_for("person0@example.com")[0]
+            .id
+            .clone()
+            .unwrap()
     );
 }
 
@@ -81,10 +88,10 @@ fn broken_success_answers_are_resolved_by_lookup() {
 
 #[test]
 fn html_error_pages_and_gateway_errors_are_retried_readably() {
-    let sim = Sim::start(
-        duplicating()
-            .with_script("person0@example.com", [Fault::Html503, Fault::BadGateway502Html]),
-    );
+    let sim = Sim::start(duplicating().with_script(
+        "person0@example.com",
+        [Fault::Html503, Fault::BadGateway502Html],
+    ));
     let work = Work::new();
     let csv = work.write("people.csv", people_csv(1));
     let ran = exec(&mut run_cmd(&sim, &work, &csv));
@@ -94,7 +101,10 @@ fn html_error_pages_and_gateway_errors_are_retried_readably() {
         "SELECT detail FROM attempts WHERE email_key = 'person0@example.com' AND http_status = 503",
     );
     assert!(details[0].contains("503"), "{details:?}");
-    assert!(!details[0].contains('<'), "HTML tags are stripped: {details:?}");
+    assert!(
+        !details[0].contains('<'),
+        "HTML tags are stripped: {details:?}"
+    );
 }
 
 #[test]
@@ -139,7 +149,10 @@ fn a_second_run_on_the_same_journal_is_refused() {
     let requests = sim.stats().requests;
     let ran = exec(&mut run_cmd(&sim, &work, &csv));
     assert_eq!(ran.code, 2, "{ran:?}");
-    assert!(ran.stderr.contains("in use by another atlas-invite run"), "{ran:?}");
+    assert!(
+        ran.stderr.contains("in use by another atlas-invite run"),
+        "{ran:?}"
+    );
     assert!(ran.stderr.contains("journal.db"), "{ran:?}");
     first.kill().unwrap();
     first.wait().unwrap();
@@ -177,7 +190,11 @@ fn sigkill_at_any_point_then_rerun_invites_everyone_exactly_once() {
     assert_eq!(ran.code, 0, "{ran:?}");
     for i in 0..n {
         let email = format!("person{i}@example.com");
-        assert_eq!(sim.invitations_for(&email), 1, "{email} invited exactly once");
+        assert_eq!(
+            sim.invitations_for(&email),
+            1,
+            "{email} invited exactly once"
+        );
         assert_eq!(work.status_of(&email), "invited", "{email}");
     }
     // The journal's ids are the server's.
@@ -198,7 +215,10 @@ fn sigkill_at_any_point_then_rerun_invites_everyone_exactly_once() {
     // Sanity: the kills did leave something unresolved for the final run to check.
     let left: u64 = in_flight[0].parse().unwrap();
     let lookups = work.query("SELECT count(*) FROM attempts WHERE kind = 'lookup'");
-    assert!(left == 0 || lookups[0] != "0", "in_flight rows were looked up");
+    assert!(
+        left == 0 || lookups[0] != "0",
+        "in_flight rows were looked up"
+    );
 }
 
 #[test]
@@ -212,23 +232,37 @@ fn a_run_faster_than_the_server_converges_with_few_429s() {
     });
     let work = Work::new();
     let csv = work.write("people.csv", people_csv(700));
-    let ran = exec(
-        run_cmd(&sim, &work, &csv).args(["--rate", "1000/s", "--concurrency", "8", "--format", "json"]),
-    );
+    let ran = exec(run_cmd(&sim, &work, &csv).args([
+        "--rate",
+        "1000/s",
+        "--concurrency",
+        "8",
+        "--format",
+        "json",
+    ]));
     assert_eq!(ran.code, 0, "{ran:?}");
     let stats = sim.stats();
     assert_eq!(stats.created, 700);
     let share = stats.rate_limited as f64 / stats.invite_posts as f64;
-    assert!(share < 0.10, "429s were {:.1}% of requests: {stats:?}", share * 100.0);
+    assert!(
+        share < 0.10,
+        "429s were {:.1}% of requests: {stats:?}",
+        share * 100.0
+    );
 }
 
 #[test]
 fn a_rate_limit_without_retry_after_is_still_honoured() {
-    let sim = Sim::start(SimConfig {
-        retry_after_header: false,
-        ..SimConfig::default()
-    }
-    .with_script("person0@example.com", [Fault::RateLimited { retry_after: None }]));
+    let sim = Sim::start(
+        SimConfig {
+            retry_after_header: false,
+            ..SimConfig::default()
+        }
+        .with_script(
+            "person0@example.com",
+            [Fault::RateLimited { retry_after: None }],
+        ),
+    );
     let work = Work::new();
     let csv = work.write("people.csv", people_csv(2));
     let ran = exec(run_cmd(&sim, &work, &csv).args(["--format", "json"]));
@@ -282,7 +316,10 @@ fn sigterm_stops_cleanly_and_the_rerun_finishes() {
 fn wait_until(check: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !check() {
-        assert!(std::time::Instant::now() < deadline, "condition not reached in time");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not reached in time"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }

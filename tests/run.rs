@@ -60,7 +60,10 @@ fn rerun_sends_nothing_new() {
     assert_eq!(ran.code, 0, "{ran:?}");
     assert_eq!(sim.stats().requests, before, "a rerun sends nothing");
     assert_eq!(ran.json()["skipped"], 5);
-    assert_eq!(work.query("SELECT skipped FROM runs WHERE id = 2"), vec!["5"]);
+    assert_eq!(
+        work.query("SELECT skipped FROM runs WHERE id = 2"),
+        vec!["5"]
+    );
 }
 
 #[test]
@@ -102,9 +105,8 @@ fn a_429_with_retry_after_is_honoured() {
     assert_eq!(ran.json()["rate_limited"], 1);
     assert_eq!(sim.invitations_for("person0@example.com"), 1);
     // The retry waited for the Retry-After second even though --max-backoff is 200ms.
-    let times = work.query(
-        "SELECT sent_at FROM attempts WHERE email_key = 'person0@example.com' ORDER BY id",
-    );
+    let times = work
+        .query("SELECT sent_at FROM attempts WHERE email_key = 'person0@example.com' ORDER BY id");
     assert_eq!(times.len(), 2);
     let t = |s: &str| humantime::parse_rfc3339(s).unwrap();
     let gap = t(&times[1]).duration_since(t(&times[0])).unwrap();
@@ -113,9 +115,8 @@ fn a_429_with_retry_after_is_honoured() {
 
 #[test]
 fn a_non_retryable_400_ends_failed_with_the_error_code() {
-    let sim = Sim::start(
-        SimConfig::default().with_script("person1@example.com", [Fault::Status(400)]),
-    );
+    let sim =
+        Sim::start(SimConfig::default().with_script("person1@example.com", [Fault::Status(400)]));
     let work = Work::new();
     let csv = work.write("people.csv", people_csv(3));
     let ran = exec(run_cmd(&sim, &work, &csv).args(["--format", "json"]));
@@ -131,7 +132,8 @@ fn a_non_retryable_400_ends_failed_with_the_error_code() {
         vec!["1"],
         "a 400 is not retried"
     );
-    let code = work.query("SELECT last_error_code FROM invites WHERE email_key = 'person1@example.com'");
+    let code =
+        work.query("SELECT last_error_code FROM invites WHERE email_key = 'person1@example.com'");
     assert_ne!(code[0], "NULL");
 
     // The rerun retries only the failed row, which now succeeds.
@@ -180,9 +182,8 @@ fn unauthorized_stops_the_run_and_leaves_the_rest_pending() {
 
 #[test]
 fn forbidden_also_aborts() {
-    let sim = Sim::start(
-        SimConfig::default().with_script("person0@example.com", [Fault::Status(403)]),
-    );
+    let sim =
+        Sim::start(SimConfig::default().with_script("person0@example.com", [Fault::Status(403)]));
     let work = Work::new();
     let csv = work.write("people.csv", people_csv(1));
     let ran = exec(&mut run_cmd(&sim, &work, &csv));
@@ -206,7 +207,8 @@ fn invalid_rows_are_reported_with_line_numbers_and_journaled() {
     assert_eq!(sim.stats().created, 1);
     assert_eq!(work.status_of("ok@example.com"), "invited");
     assert_eq!(work.status_of("bad@example.com"), "invalid");
-    let detail = work.query("SELECT last_error_detail FROM invites WHERE email_key = 'bad@example.com'");
+    let detail =
+        work.query("SELECT last_error_detail FROM invites WHERE email_key = 'bad@example.com'");
     assert!(detail[0].contains("admin"), "{detail:?}");
 }
 
@@ -214,7 +216,10 @@ fn invalid_rows_are_reported_with_line_numbers_and_journaled() {
 fn strict_sends_nothing_when_a_row_is_invalid() {
     let sim = Sim::healthy();
     let work = Work::new();
-    let csv = work.write("people.csv", "email,roles\nok@example.com,member\nbad@example.com,admin\n");
+    let csv = work.write(
+        "people.csv",
+        "email,roles\nok@example.com,member\nbad@example.com,admin\n",
+    );
     let ran = exec(run_cmd(&sim, &work, &csv).arg("--strict"));
     assert_eq!(ran.code, 1, "{ran:?}");
     assert_eq!(sim.stats().requests, 0);
@@ -334,9 +339,8 @@ fn the_simulate_flag_runs_the_demonstration_without_credentials() {
 
 #[test]
 fn the_token_never_reaches_output_or_journal() {
-    let sim = Sim::start(
-        SimConfig::default().with_script("person0@example.com", [Fault::Status(400)]),
-    );
+    let sim =
+        Sim::start(SimConfig::default().with_script("person0@example.com", [Fault::Status(400)]));
     let work = Work::new();
     let csv = work.write("people.csv", people_csv(3));
     let ran = exec(run_cmd(&sim, &work, &csv).args(["--format", "json"]));
@@ -346,15 +350,18 @@ fn the_token_never_reaches_output_or_journal() {
     for haystack in [bytes, wal] {
         assert!(!haystack.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()));
     }
-    let ran = exec(atlas_invite().args(["run", "--help"]).env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN));
+    let ran = exec(
+        atlas_invite()
+            .args(["run", "--help"])
+            .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN),
+    );
     assert!(!ran.stdout.contains(TOKEN));
 }
 
 #[test]
 fn status_shows_counts_and_runs() {
-    let sim = Sim::start(
-        SimConfig::default().with_script("person0@example.com", [Fault::Status(400)]),
-    );
+    let sim =
+        Sim::start(SimConfig::default().with_script("person0@example.com", [Fault::Status(400)]));
     let work = Work::new();
     let csv = work.write("people.csv", people_csv(3));
     exec(&mut run_cmd(&sim, &work, &csv));
@@ -377,10 +384,18 @@ fn status_shows_counts_and_runs() {
     assert_eq!(count("failed"), Some(1));
     assert_eq!(json["runs"][0]["exit_code"], 1);
 
-    let ran = exec(atlas_invite().args(["status", "--journal"]).arg(work.journal()));
+    let ran = exec(
+        atlas_invite()
+            .args(["status", "--journal"])
+            .arg(work.journal()),
+    );
     assert!(ran.stdout.contains("invited"), "{ran:?}");
     assert!(ran.stdout.contains("Last runs"), "{ran:?}");
 
-    let ran = exec(atlas_invite().args(["status", "--journal"]).arg(work.path("none.db")));
+    let ran = exec(
+        atlas_invite()
+            .args(["status", "--journal"])
+            .arg(work.path("none.db")),
+    );
     assert_eq!(ran.code, 2, "{ran:?}");
 }

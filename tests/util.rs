@@ -158,7 +158,14 @@ pub fn run_cmd(sim: &Sim, work: &Work, csv: &Path) -> Command {
         .arg(sim.url())
         .arg("--journal")
         .arg(work.journal())
-        .args(["--rate", "1000/s", "--max-backoff", "200ms", "--timeout", "5s"])
+        .args([
+            "--rate",
+            "1000/s",
+            "--max-backoff",
+            "200ms",
+            "--timeout",
+            "5s",
+        ])
         .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN);
     cmd
 }

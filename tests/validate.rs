@@ -50,9 +50,16 @@ fn validate_json_lists_every_problem() {
     let json: serde_json::Value = serde_json::from_str(ran.stdout.trim()).unwrap();
     let invalid = json["invalid"].as_array().unwrap();
     assert!(!invalid.is_empty());
-    let lines: Vec<u64> = invalid.iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    let lines: Vec<u64> = invalid
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
     assert!(lines.contains(&5), "{lines:?}");
-    assert!(invalid.iter().all(|r| !r["problems"].as_array().unwrap().is_empty()));
+    assert!(
+        invalid
+            .iter()
+            .all(|r| !r["problems"].as_array().unwrap().is_empty())
+    );
 }
 
 #[test]
@@ -113,7 +120,15 @@ fn simulate_prints_its_url_first_and_serves_invites() {
         atlas_invite()
             .arg("run")
             .arg(&csv)
-            .args(["--org", ORG, "--base-url", &url, "--rate", "100/s", "--journal"])
+            .args([
+                "--org",
+                ORG,
+                "--base-url",
+                &url,
+                "--rate",
+                "100/s",
+                "--journal",
+            ])
             .arg(work.journal())
             .env("MONGODB_ATLAS_ACCESS_TOKEN", "any-token"),
     );

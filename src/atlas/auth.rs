@@ -24,10 +24,8 @@ pub const CLIENT_SECRET_VAR: &str = "MONGODB_ATLAS_CLIENT_SECRET";
 /// Programmatic API key, public part (the Atlas CLI's name; `MONGODB_ATLAS_PUBLIC_KEY` too).
 pub const PUBLIC_KEY_VARS: [&str; 2] = ["MONGODB_ATLAS_PUBLIC_API_KEY", "MONGODB_ATLAS_PUBLIC_KEY"];
 /// Programmatic API key, private part (`MONGODB_ATLAS_PRIVATE_KEY` too).
-pub const PRIVATE_KEY_VARS: [&str; 2] = [
-    "MONGODB_ATLAS_PRIVATE_API_KEY",
-    "MONGODB_ATLAS_PRIVATE_KEY",
-];
+pub const PRIVATE_KEY_VARS: [&str; 2] =
+    ["MONGODB_ATLAS_PRIVATE_API_KEY", "MONGODB_ATLAS_PRIVATE_KEY"];
 
 /// A service-account token is renewed this long before it expires, so that no request goes out
 /// with a token about to lapse.
@@ -72,7 +70,10 @@ pub enum Credentials {
         client_secret: Secret,
     },
     /// A programmatic API key, sent with HTTP Digest authentication.
-    ApiKey { public_key: String, private_key: Secret },
+    ApiKey {
+        public_key: String,
+        private_key: Secret,
+    },
 }
 
 /// No usable credentials were found.
@@ -308,12 +309,13 @@ impl Authenticator {
                     status: 401,
                     message: format!("could not answer the digest challenge: {e}"),
                 })?;
-                let mut value = HeaderValue::from_str(&answer.to_header_string()).map_err(|_| {
-                    CallError::BadAnswer {
-                        status: 401,
-                        message: "the digest answer is not a valid header".into(),
-                    }
-                })?;
+                let mut value =
+                    HeaderValue::from_str(&answer.to_header_string()).map_err(|_| {
+                        CallError::BadAnswer {
+                            status: 401,
+                            message: "the digest answer is not a valid header".into(),
+                        }
+                    })?;
                 value.set_sensitive(true);
                 Ok(Authorization {
                     value: Some(value),
@@ -347,7 +349,11 @@ impl Authenticator {
                 let mut slot = challenge.lock().unwrap_or_else(|e| e.into_inner());
                 match parsed {
                     // A signed request refused with the same nonce means wrong keys: stop.
-                    Some(new) if used.value.is_none() || new.stale || slot.as_ref().is_none_or(|old| old.nonce != new.nonce) => {
+                    Some(new)
+                        if used.value.is_none()
+                            || new.stale
+                            || slot.as_ref().is_none_or(|old| old.nonce != new.nonce) =>
+                    {
                         *slot = Some(new);
                         true
                     }
@@ -485,7 +491,11 @@ mod tests {
     fn missing_credentials_name_every_variable() {
         let err = Credentials::from_lookup(lookup(&[(ACCESS_TOKEN_VAR, "  ")])).unwrap_err();
         let text = err.to_string();
-        for var in [ACCESS_TOKEN_VAR, CLIENT_ID_VAR, "MONGODB_ATLAS_PRIVATE_API_KEY"] {
+        for var in [
+            ACCESS_TOKEN_VAR,
+            CLIENT_ID_VAR,
+            "MONGODB_ATLAS_PRIVATE_API_KEY",
+        ] {
             assert!(text.contains(var), "{text}");
         }
     }
@@ -537,6 +547,9 @@ mod tests {
         assert!(err.to_string().contains(CLIENT_SECRET_VAR), "{err}");
         let err =
             Credentials::from_lookup(lookup(&[("MONGODB_ATLAS_PUBLIC_KEY", "p")])).unwrap_err();
-        assert!(err.to_string().contains("MONGODB_ATLAS_PRIVATE_API_KEY"), "{err}");
+        assert!(
+            err.to_string().contains("MONGODB_ATLAS_PRIVATE_API_KEY"),
+            "{err}"
+        );
     }
 }

@@ -12,8 +12,8 @@ use reqwest::{Method, StatusCode, Url};
 use super::auth::{Authenticator, Credentials};
 use super::error::{CallError, RateHeaders, summarise_body};
 use super::model::{
-    ApiError, InvitationRequest, Invitation, MEDIA_TYPE_2023_01_01, MEDIA_TYPE_2025_02_19,
-    OrgUser, OrgUserPage, OrgUserRequest,
+    ApiError, Invitation, InvitationRequest, MEDIA_TYPE_2023_01_01, MEDIA_TYPE_2025_02_19, OrgUser,
+    OrgUserPage, OrgUserRequest,
 };
 
 /// Largest answer body read; anything longer is a broken answer, not something to buffer.
@@ -157,11 +157,12 @@ impl AtlasClient {
                 });
             }
         }
-        let url = Url::parse(&format!("{base_text}{}", config.api.path(&config.org_id)))
-            .map_err(|e| ClientError::BaseUrl {
+        let url = Url::parse(&format!("{base_text}{}", config.api.path(&config.org_id))).map_err(
+            |e| ClientError::BaseUrl {
                 url: config.base_url.clone(),
                 reason: e.to_string(),
-            })?;
+            },
+        )?;
 
         // The TLS backend is rustls on `ring`; installing it is idempotent, and a second
         // install (already done by an earlier client) is not an error worth reporting.
@@ -250,7 +251,8 @@ impl AtlasClient {
             .send(Method::GET, url, None, self.api.media_type())
             .await?;
         let status = answer.status;
-        let matches = |u: &Option<String>| u.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(email));
+        let matches =
+            |u: &Option<String>| u.as_deref().is_some_and(|u| u.eq_ignore_ascii_case(email));
         let found = match self.api {
             Api::Users => {
                 let page: OrgUserPage = parse_json(status, &answer.value)?;
@@ -310,7 +312,10 @@ impl AtlasClient {
         let mut tries = 0;
         loop {
             tries += 1;
-            let auth = self.auth.authorize(&self.http, &method, &path_and_query).await?;
+            let auth = self
+                .auth
+                .authorize(&self.http, &method, &path_and_query)
+                .await?;
             let mut builder = self
                 .http
                 .request(method.clone(), url.clone())
@@ -405,11 +410,17 @@ fn unwrap_envelope(body: &[u8]) -> Result<(StatusCode, Vec<u8>), CallError> {
     }
     let envelope: Envelope = serde_json::from_slice(body).map_err(|e| CallError::BadAnswer {
         status: 200,
-        message: format!("expected an envelope with status and content ({e}): {}", summarise_body(body)),
+        message: format!(
+            "expected an envelope with status and content ({e}): {}",
+            summarise_body(body)
+        ),
     })?;
     let status = StatusCode::from_u16(envelope.status).map_err(|_| CallError::BadAnswer {
         status: 200,
-        message: format!("the envelope's status {} is not an HTTP status", envelope.status),
+        message: format!(
+            "the envelope's status {} is not an HTTP status",
+            envelope.status
+        ),
     })?;
     let content = serde_json::to_vec(&envelope.content).unwrap_or_default();
     Ok((status, content))
@@ -477,8 +488,7 @@ fn error_chain(e: &reqwest::Error) -> String {
 }
 
 fn rate_headers(headers: &HeaderMap) -> RateHeaders {
-    let number =
-        |name: &str| header_text(headers, name).and_then(|v| v.trim().parse::<u64>().ok());
+    let number = |name: &str| header_text(headers, name).and_then(|v| v.trim().parse::<u64>().ok());
     RateHeaders {
         retry_after: number("retry-after").map(Duration::from_secs),
         limit: number("ratelimit-limit"),

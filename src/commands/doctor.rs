@@ -87,10 +87,7 @@ pub(super) async fn doctor(args: &DoctorArgs) -> Result<i32, Failure> {
         }
     };
     match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string(&check).map_err(Failure::usage)?
-        ),
+        Format::Json => println!("{}", serde_json::to_string(&check).map_err(Failure::usage)?),
         Format::Text => print!("{}", render(&check)),
     }
     Ok(code)

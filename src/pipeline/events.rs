@@ -147,5 +147,8 @@ pub enum Event {
     /// The pipeline stops taking new rows.
     Stopping(StopReason),
     /// Atlas marks the endpoint in use as deprecated (`Sunset` header); sent once per run.
-    Deprecated { endpoint: &'static str, sunset: String },
+    Deprecated {
+        endpoint: &'static str,
+        sunset: String,
+    },
 }

@@ -164,7 +164,11 @@ impl SimState {
         let ttl = self.config().token_ttl;
         let mut book = self.auth_book();
         book.serial += 1;
-        let token = format!("{ISSUED_PREFIX}{:016x}{:08x}", fastrand::u64(..), book.serial);
+        let token = format!(
+            "{ISSUED_PREFIX}{:016x}{:08x}",
+            fastrand::u64(..),
+            book.serial
+        );
         book.issued.insert(token.clone(), Instant::now() + ttl);
         bump(&self.auth_counters.tokens_issued);
         Some((token, ttl))

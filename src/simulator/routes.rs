@@ -158,7 +158,8 @@ impl Answer {
         let status = StatusCode::from_u16(error.error).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if self.envelope {
             let content = serde_json::to_value(&error).expect("serialisable");
-            let body = self.json_bytes(&serde_json::json!({ "status": error.error, "content": content }));
+            let body =
+                self.json_bytes(&serde_json::json!({ "status": error.error, "content": content }));
             return self.decorate(raw(StatusCode::OK, "application/json", body));
         }
         self.decorate(raw(status, "application/json", self.json_bytes(&error)))
