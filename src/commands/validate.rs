@@ -82,46 +82,51 @@ fn sources(invitee: &Invitee) -> String {
 }
 
 fn write_text(out: &mut impl std::io::Write, roster: &Roster, quiet: bool) -> std::io::Result<()> {
-    // Rows come back in file order within each list; merge them for a report in file order.
-    let mut lines: Vec<(u64, String)> = Vec::new();
-    if !quiet {
-        for i in &roster.invitees {
-            lines.push((
-                i.line,
-                format!(
-                    "line {:>5}  ok         {}  {}  from: {}",
-                    i.line,
-                    i.email,
-                    grants(i),
-                    sources(i)
-                ),
-            ));
+    // Each list is in file order; merging them as they are written keeps the report in file
+    // order without holding a million formatted lines in memory.
+    let valid: &[Invitee] = if quiet { &[] } else { &roster.invitees };
+    let (mut v, mut i, mut d) = (
+        valid.iter().peekable(),
+        roster.invalid.iter().peekable(),
+        roster.duplicates.iter().peekable(),
+    );
+    loop {
+        let next_valid = v.peek().map_or(u64::MAX, |r| r.line);
+        let next_invalid = i.peek().map_or(u64::MAX, |r| r.line);
+        let next_duplicate = d.peek().map_or(u64::MAX, |r| r.line);
+        let first = next_valid.min(next_invalid).min(next_duplicate);
+        if first == u64::MAX {
+            break;
         }
-    }
-    for bad in &roster.invalid {
-        let email = bad.email.as_deref().unwrap_or("(no email)");
-        lines.push((
-            bad.line,
-            format!(
+        if first == next_invalid
+            && let Some(bad) = i.next()
+        {
+            let email = bad.email.as_deref().unwrap_or("(no email)");
+            writeln!(
+                out,
                 "line {:>5}  invalid    {}  {}",
                 bad.line,
                 email,
                 bad.reason()
-            ),
-        ));
-    }
-    for dup in &roster.duplicates {
-        lines.push((
-            dup.line,
-            format!(
+            )?;
+        } else if first == next_duplicate
+            && let Some(dup) = d.next()
+        {
+            writeln!(
+                out,
                 "line {:>5}  duplicate  {}  same as line {}, skipped",
                 dup.line, dup.email, dup.first_line
-            ),
-        ));
-    }
-    lines.sort_by_key(|(line, _)| *line);
-    for (_, line) in &lines {
-        writeln!(out, "{line}")?;
+            )?;
+        } else if let Some(ok) = v.next() {
+            writeln!(
+                out,
+                "line {:>5}  ok         {}  {}  from: {}",
+                ok.line,
+                ok.email,
+                grants(ok),
+                sources(ok)
+            )?;
+        }
     }
     if !quiet {
         let c = &roster.columns;
@@ -140,7 +145,8 @@ fn write_text(out: &mut impl std::io::Write, roster: &Roster, quiet: bool) -> st
             column(&c.projects)
         )?;
         for rule in &roster.rules {
-            writeln!(out, "{}: {} rows", rule.label, rule.rows)?;
+            let plural = if rule.rows == 1 { "" } else { "s" };
+            writeln!(out, "{}: {} row{plural}", rule.label, rule.rows)?;
         }
     }
     if !roster.ignored_columns.is_empty() {

@@ -235,6 +235,13 @@ impl SimConfig {
         if self.duplicate_invites {
             lines.push("duplicates: a repeated invitation creates a second one".to_owned());
         }
+        if !self.teams.is_empty() || !self.projects.is_empty() {
+            lines.push(format!(
+                "directory: {} teams, {} projects",
+                self.teams.len(),
+                self.projects.len()
+            ));
+        }
         lines.join("\n")
     }
 }
