@@ -29,6 +29,10 @@ pub struct PipelineConfig {
     pub retry: RetryPolicy,
 }
 
+/// Batches of rows marked `in_flight` ahead of the workers. Two keep the workers fed while the
+/// next batch commits; a crash leaves at most this many batches marked but never sent.
+const MARKED_AHEAD: usize = 2;
+
 /// What the pipeline's workers share.
 struct Shared {
     client: AtlasClient,
@@ -109,16 +113,18 @@ pub async fn run(
         requests: AtomicU64::new(0),
         deprecation_noted: std::sync::atomic::AtomicBool::new(false),
     });
-    // Rows are marked `in_flight` one batch (as many as run at once) ahead of the workers: one
-    // commit per batch instead of one per request keeps the journal off every request's path.
-    // Rows stop being pulled as soon as the run stops; those never pulled stay `pending`.
+    // Rows are marked `in_flight` in batches (as many as run at once), the next batch while the
+    // workers still consume the current one: one commit per batch instead of one per request,
+    // and never on a request's path. Rows stop being pulled as soon as the run stops; those
+    // never pulled stay `pending`.
     let batch = config.concurrency.max(1);
     let marking = Arc::clone(&shared);
     let pulling = Arc::clone(&stop);
     futures::stream::iter(rows)
         .take_while(move |_| std::future::ready(!pulling.is_stopped()))
         .chunks(batch)
-        .then(move |chunk| mark_in_flight(Arc::clone(&marking), chunk))
+        .map(move |chunk| mark_in_flight(Arc::clone(&marking), chunk))
+        .buffered(MARKED_AHEAD)
         .flat_map(futures::stream::iter)
         .for_each_concurrent(config.concurrency.max(1), |row| {
             worker::RowTask::new(Arc::clone(&shared), row).run()
