@@ -143,7 +143,7 @@ pub struct JournalArgs {
     pub journal: Option<PathBuf>,
 }
 
-/// How the CSV file is read: shared by `run` and `validate`.
+/// How the CSV file is read: shared by `run`, `validate` and `export`.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
     /// Organization role for rows that get none from their roles cell or a rule.
@@ -479,6 +479,10 @@ pub struct ExportArgs {
     /// be given back to `run`.
     #[arg(long)]
     pub failed_only: bool,
+
+    // How the file is read: the options given to `run`, so that the same rows are read.
+    #[command(flatten)]
+    pub input: InputArgs,
 
     #[command(flatten)]
     pub journal: JournalArgs,

@@ -149,6 +149,74 @@ fn an_excel_export_is_invited_with_its_accents_intact() {
     assert_eq!(options["input"]["roles_column"], "Rôle");
 }
 
+#[test]
+fn an_excel_export_exports_the_rows_that_were_run_with_their_accents() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = fixture("excel_cp1252.csv");
+    let input = [
+        "--encoding",
+        "windows-1252",
+        "--roles-column",
+        "Rôle",
+        "--where",
+        "Service=ingénierie",
+    ];
+    let ran = exec(run_cmd(&sim, &work, &csv).args(input));
+    assert_eq!(ran.code, 1, "one invalid row: {ran:?}");
+
+    let export = |extra: &[&str]| {
+        let out = work.path("results.csv");
+        let ran = exec(
+            atlas_invite()
+                .arg("export")
+                .arg(&csv)
+                .args(input)
+                .args(extra)
+                .arg("--out")
+                .arg(&out)
+                .arg("--journal")
+                .arg(work.journal()),
+        );
+        assert_eq!(ran.code, 0, "{ran:?}");
+        std::fs::read(&out).unwrap()
+    };
+    let bytes = export(&[]);
+    // Written in UTF-8 with a BOM, which spreadsheets follow and `run` honours over --encoding.
+    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap()).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.trim_end_matches('\r').split(';').collect())
+        .collect();
+    assert_eq!(
+        rows[0][..6],
+        ["Nom", "Prénom", "E-mail", "Rôle", "Service", "status"]
+    );
+    // The rows of the run, as written: not the ones --where left out.
+    let people: Vec<(&str, &str, &str)> = rows[1..].iter().map(|r| (r[1], r[2], r[5])).collect();
+    assert_eq!(
+        people,
+        [
+            ("René", "rene.dupont@example.com", "invited"),
+            ("José", "jose.nunez@example.com", "invited"),
+            ("Anaïs", "anais.lefevre@example", "invalid"),
+        ]
+    );
+
+    // The --failed-only file goes back to `run` with the same options.
+    let retry = work.write("retry.csv", export(&["--failed-only"]));
+    let ran = exec(
+        run_cmd(&sim, &work, &retry)
+            .args(input)
+            .args(["--format", "json"]),
+    );
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert_eq!(
+        (ran.json()["rows"].as_u64(), ran.json()["invalid"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
+
 // ----- UTF-16 and --email-column -----------------------------------------------------------------
 
 #[test]
@@ -460,6 +528,61 @@ fn an_unknown_project_name_in_a_cell_fails_its_row_before_anything_is_sent() {
         Some(PROD)
     );
     assert_eq!(sim.invitations_for("bob@example.com"), 0);
+}
+
+#[test]
+fn rows_before_the_first_name_are_reported_once_and_planned_once() {
+    let sim = directory_sim();
+    let work = Work::new();
+    // Names show up on line 4: the first reading stops planning there, and the second one
+    // reports only from there.
+    let csv = work.write(
+        "people.csv",
+        "email,teams\n\
+         ada@example.com,\n\
+         not-an-address,\n\
+         bob@example.com,Platform\n\
+         ada@example.com,\n\
+         cy@example.com,Platfrom\n\
+         dee@example.com,\n",
+    );
+    let ran = exec(run_cmd(&sim, &work, &csv).arg("--dry-run"));
+    assert_eq!(ran.code, 1, "{ran:?}");
+    for line in 2..=7 {
+        let prefix = format!("line {line:>5}  ");
+        let count = ran
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .count();
+        let expected = usize::from([2, 4, 7].contains(&line));
+        assert_eq!(count, expected, "line {line}: {ran:?}");
+    }
+    assert!(ran.stdout.contains("would send 3 invitations"), "{ran:?}");
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--dry-run", "--format", "json"]));
+    let summary = ran.json();
+    assert_eq!(summary["rows"], 6);
+    assert_eq!(
+        (summary["valid"].as_u64(), summary["invalid"].as_u64()),
+        (Some(3), Some(2))
+    );
+    assert_eq!(summary["duplicates"], 1);
+    assert_eq!(summary["problems"].as_array().unwrap().len(), 2);
+
+    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    assert_eq!(ran.code, 1, "{ran:?}");
+    for needle in ["invalid: line 3:", "duplicate: line 5:", "invalid: line 6:"] {
+        assert_eq!(ran.stderr.matches(needle).count(), 1, "{needle}: {ran:?}");
+    }
+    assert_eq!(work.query("SELECT count(*) FROM runs"), ["1"]);
+    assert_eq!(work.status_of("cy@example.com"), "invalid");
+    assert_eq!(work.status_of("dee@example.com"), "invited");
+    assert_eq!(
+        sim.state().invitations_for("bob@example.com")[0].team_ids,
+        [PLATFORM]
+    );
+    let digest = work.query("SELECT csv_sha256 FROM runs");
+    assert_eq!(digest[0], atlas_invite::util::sha256_file(&csv).unwrap());
 }
 
 #[test]

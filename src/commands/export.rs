@@ -3,9 +3,11 @@
 //! for every row, looked up in the journal by email; or, with `--failed-only`, the rows whose
 //! person is not done, with the file's own columns only, to be given straight back to `run`.
 //!
-//! The file is read twice: once by the roster, which decides the delimiter and which column
-//! holds the addresses exactly as `run` does, then raw, so that every cell is written back as it
-//! was. Formula-like cells are neutralised (see [`crate::report::formula`]), except, in the
+//! The file is read by the roster with the options `run` was given (encoding, delimiter, column
+//! options, `--where`, rules), so that the rows exported are the rows that were run, each cell
+//! written back as it was. A file read in another encoding than UTF-8 is written in UTF-8 with a
+//! byte order mark, which spreadsheets follow and `run` honours over `--encoding`.
+//! Formula-like cells are neutralised (see [`crate::report::formula`]), except, in the
 //! `--failed-only` file, an email cell that is a valid address: an apostrophe there would make
 //! `run` read another person, and a valid address cannot hold a formula call anyway (no spaces,
 //! parentheses or double quotes).
@@ -22,7 +24,7 @@ use crate::cli::ExportArgs;
 use crate::exit::{Failure, SUCCESS};
 use crate::journal::{InviteReport, InviteStatus, Journal, MembershipState};
 use crate::report::neutralise;
-use crate::roster::{self, RosterOptions};
+use crate::roster;
 
 /// The columns `export` appends to the input's. A public contract, like the JSON fields.
 pub const RESULT_COLUMNS: [&str; 6] = [
@@ -34,27 +36,20 @@ pub const RESULT_COLUMNS: [&str; 6] = [
     "updated_at",
 ];
 
+/// Written first when the input was not UTF-8: the output is.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Status of a row whose person the journal does not know for the organization.
 const ABSENT: &str = "absent";
 
 pub(super) fn export(args: &ExportArgs) -> Result<i32, Failure> {
-    let roster = roster::load(&args.csv, &RosterOptions::default()).map_err(Failure::usage)?;
-    let email_column = roster.columns.email.clone().unwrap_or_default();
+    let options = args.input.roster_options()?;
+    let file = roster::read_raw(&args.csv, &options).map_err(Failure::usage)?;
+    let (header, rows, email_index) = (&file.header, &file.rows, file.email_index);
+    let email_column = clean(header.get(email_index).map_or("", String::as_str)).to_owned();
     let journal = open_journal(&args.journal)?;
     let org = organization(&journal, args.org.as_deref())?;
     let people = journal.people_by_email(&org).map_err(Failure::usage)?;
-
-    let (header, rows) = read_raw(&args.csv, roster.delimiter).map_err(Failure::usage)?;
-    let email_index = header
-        .iter()
-        .position(|h| clean(h) == email_column)
-        .ok_or_else(|| {
-            Failure::usage(anyhow!(
-                "cannot find the email column {email_column:?} of {} again: was the file changed \
-                 while reading it?",
-                args.csv.display()
-            ))
-        })?;
 
     if let Some(out) = &args.out
         && same_file(out, &args.csv)
@@ -64,7 +59,7 @@ pub(super) fn export(args: &ExportArgs) -> Result<i32, Failure> {
             out.display()
         )));
     }
-    let sink: Box<dyn Write> = match &args.out {
+    let mut sink: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(
             create_private(path)
                 .with_context(|| format!("failed to create {}", path.display()))
@@ -72,8 +67,15 @@ pub(super) fn export(args: &ExportArgs) -> Result<i32, Failure> {
         ),
         None => Box::new(io::stdout().lock()),
     };
+    if file.encoding != encoding_rs::UTF_8 {
+        match sink.write_all(UTF8_BOM) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(SUCCESS),
+            Err(e) => return Err(Failure::usage(anyhow!("failed to write the results: {e}"))),
+            Ok(()) => {}
+        }
+    }
     let mut writer = csv::WriterBuilder::new()
-        .delimiter(roster.delimiter)
+        .delimiter(file.delimiter)
         .flexible(true)
         .from_writer(sink);
     let write_error = |e: csv::Error| Failure::usage(anyhow!("failed to write the results: {e}"));
@@ -82,9 +84,9 @@ pub(super) fn export(args: &ExportArgs) -> Result<i32, Failure> {
     let mut not_done = 0usize;
     if args.failed_only {
         writer
-            .write_record(failed_only_cells(&header, email_index, true))
+            .write_record(failed_only_cells(header, email_index, true))
             .map_err(write_error)?;
-        for row in &rows {
+        for row in rows {
             let person = people.get(&key_of(row, email_index));
             if person.is_some_and(|p| p.done) {
                 continue;
@@ -102,7 +104,7 @@ pub(super) fn export(args: &ExportArgs) -> Result<i32, Failure> {
         head.resize(width, String::new());
         head.extend(RESULT_COLUMNS.iter().map(|c| (*c).to_owned()));
         writer.write_record(&head).map_err(write_error)?;
-        for row in &rows {
+        for row in rows {
             let email = clean(row.get(email_index).map_or("", String::as_str));
             let person = people.get(&key_of(row, email_index));
             let mut cells: Vec<String> = row.iter().map(|c| neutralise(c).into_owned()).collect();
@@ -156,32 +158,6 @@ fn organization(journal: &Journal, given: Option<&str>) -> Result<String, Failur
             orgs.join(", ")
         ))),
     }
-}
-
-/// The file's header and non-blank data rows, cell for cell as written (the roster has already
-/// checked that the file is UTF-8 with a header and an email column).
-fn read_raw(path: &Path, delimiter: u8) -> anyhow::Result<(Vec<String>, Vec<Vec<String>>)> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(body);
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.with_context(|| format!("cannot read {}", path.display()))?;
-        let cells: Vec<String> = record.iter().map(str::to_owned).collect();
-        // Blank rows are skipped, as the roster skips them.
-        if cells.iter().any(|c| !clean(c).is_empty()) {
-            rows.push(cells);
-        }
-    }
-    if rows.is_empty() {
-        return Err(anyhow!("{} has no header line", path.display()));
-    }
-    let header = rows.remove(0);
-    Ok((header, rows))
 }
 
 /// The lower-cased address of a row: the key the journal files the person under.

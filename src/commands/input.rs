@@ -1,6 +1,6 @@
-//! The CSV input options shared by `run` and `validate` ([`InputArgs`]) turned into
-//! [`RosterOptions`], their record in `runs.options`, and the resolution of team and project
-//! names against the organization's lists before anything is sent.
+//! The CSV input options shared by `run`, `validate` and `export` ([`InputArgs`]) turned into
+//! [`RosterOptions`], their record in `runs.options`, and the organization's lists of teams and
+//! projects that turn names into ids before anything is sent ([`Directory`]).
 
 use serde_json::json;
 
@@ -9,7 +9,9 @@ use crate::atlas::directory::{GROUPS_ENDPOINT, TEAMS_ENDPOINT};
 use crate::atlas::error::{CallError, ErrorClass};
 use crate::cli::InputArgs;
 use crate::exit::Failure;
-use crate::roster::{self, ColumnMap, NameIndex, Roster, RosterOptions, Rules};
+use crate::roster::{
+    self, ColumnMap, InvalidRow, Invitee, NameIndex, NameSet, RosterOptions, Rules,
+};
 
 impl InputArgs {
     /// The reader's options; reads and checks the rules file (exit 2 when it is unusable).
@@ -75,17 +77,42 @@ impl InputArgs {
     }
 }
 
-/// Resolves the roster's team and project names with one listing of each kind the roster
-/// needs. Rows with an unknown or ambiguous name become invalid. Listing failures stop the run
-/// before anything is sent: refused credentials exit 3, anything else 2.
-pub(super) async fn resolve_names(
-    roster: &mut Roster,
-    client: &AtlasClient,
-) -> Result<(), Failure> {
-    let (teams_needed, projects_needed) = roster.names_needed();
-    if !teams_needed && !projects_needed {
-        return Ok(());
+/// The organization's teams and projects by name: what turns the names of a file into ids.
+#[derive(Debug, Clone)]
+pub(super) struct Directory {
+    teams: NameIndex,
+    projects: NameIndex,
+}
+
+impl Default for Directory {
+    /// A directory that knows no team and no project: every name fails.
+    fn default() -> Directory {
+        Directory {
+            teams: NameIndex::new("team", []),
+            projects: NameIndex::new("project", []),
+        }
     }
+}
+
+impl Directory {
+    /// A valid row with its names replaced by ids, or invalid when one is unknown or ambiguous.
+    pub(super) fn resolve(&self, invitee: Invitee) -> Result<Invitee, InvalidRow> {
+        roster::resolve_invitee(invitee, &self.teams, &self.projects)
+    }
+
+    /// Whether every name of `names` resolves, so that no row naming them becomes invalid.
+    pub(super) fn resolves_all(&self, names: &NameSet) -> bool {
+        names.all_resolve(&self.teams, &self.projects)
+    }
+}
+
+/// Reads the lists `names` needs, one listing of each kind. Listing failures stop the run before
+/// anything is sent: refused credentials exit 3, anything else 2.
+pub(super) async fn read_directory(
+    names: &NameSet,
+    client: &AtlasClient,
+) -> Result<Directory, Failure> {
+    let (teams_needed, projects_needed) = names.needed();
     let org = client.org_id().to_owned();
     let fail = |endpoint: &str, what: &str, error: CallError| {
         let error = anyhow::Error::new(error).context(format!(
@@ -117,22 +144,10 @@ pub(super) async fn resolve_names(
     } else {
         Vec::new()
     };
-    roster::resolve_names(
-        roster,
-        &NameIndex::new("team", teams),
-        &NameIndex::new("project", projects),
-    );
-    Ok(())
-}
-
-/// Resolves names against nothing: with `--simulate --dry-run` no simulator runs, and the
-/// built-in one knows no teams or projects anyway.
-pub(super) fn resolve_names_offline(roster: &mut Roster) {
-    roster::resolve_names(
-        roster,
-        &NameIndex::new("team", []),
-        &NameIndex::new("project", []),
-    );
+    Ok(Directory {
+        teams: NameIndex::new("team", teams),
+        projects: NameIndex::new("project", projects),
+    })
 }
 
 /// Context for a rules file or credentials problem met while preparing name resolution.
@@ -143,25 +158,23 @@ pub(super) fn needs_credentials(error: anyhow::Error) -> Failure {
     ))
 }
 
-/// Name resolution for `run` (and `--dry-run`, which may read Atlas but sends nothing): with
-/// the run's credentials, or those of the environment for a dry run; with `--simulate
-/// --dry-run` there is no simulator to ask, see [`resolve_names_offline`].
-pub(super) async fn resolve_for_run(
-    roster: &mut Roster,
+/// The directory for `run` (and `--dry-run`, which may read Atlas but sends nothing): read with
+/// the run's credentials, or those of the environment for a dry run. With `--simulate
+/// --dry-run` no simulator runs, and the built-in one knows no teams or projects anyway: the
+/// directory is empty. A file without names needs no directory and reads nothing.
+pub(super) async fn directory_for_run(
+    names: &NameSet,
     args: &crate::cli::RunArgs,
     org_id: &str,
     base_url: &str,
     credentials: Option<&crate::atlas::auth::Credentials>,
-) -> Result<(), Failure> {
-    if roster.names_needed() == (false, false) {
-        return Ok(());
+) -> Result<Directory, Failure> {
+    if names.is_empty() {
+        return Ok(Directory::default());
     }
     let credentials = match credentials {
         Some(credentials) => credentials.clone(),
-        None if args.simulate => {
-            resolve_names_offline(roster);
-            return Ok(());
-        }
+        None if args.simulate => return Ok(Directory::default()),
         None => crate::atlas::auth::Credentials::from_env()
             .map_err(|e| needs_credentials(anyhow::Error::new(e)))?,
     };
@@ -175,5 +188,5 @@ pub(super) async fn resolve_for_run(
         envelope: args.envelope,
     })
     .map_err(Failure::usage)?;
-    resolve_names(roster, &client).await
+    read_directory(names, &client).await
 }

@@ -1,4 +1,7 @@
-//! `atlas-invite run`: read the CSV, plan against the journal, run the pipeline, summarise.
+//! `atlas-invite run`: stream the CSV into a plan against the journal, run the pipeline,
+//! summarise. How the file is read (once, or twice for names and `--strict`) is in `passes`.
+
+mod passes;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,20 +10,21 @@ use anyhow::{Context, anyhow};
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use self::passes::{Input, Planned, Settings};
 use super::DEFAULT_JOURNAL;
-use super::validate::grants;
+use super::input::{Directory, directory_for_run};
 use crate::atlas::auth::{Credentials, Secret};
 use crate::atlas::client::{Api, AtlasClient, ClientConfig};
 use crate::cli::{Format, RunArgs};
 use crate::exit::{ABORTED, Failure, INCOMPLETE, SUCCESS};
-use crate::journal::{InviteStatus, Journal, NewRun, PlanOptions, Recorder, RunTotals};
+use crate::journal::{Journal, NewRun, PlanOptions, Recorder, RunTotals};
 use crate::pipeline::events::StopReason;
 use crate::pipeline::{self, PipelineConfig, Rate, RateGate, RetryPolicy, StopSignal};
 use crate::progress::{self, DisplayMode};
-use crate::roster::{self, Roster};
+use crate::roster::NameSet;
 use crate::simulator::{SimConfig, Simulator, SimulatorHandle};
-use crate::summary::{ProblemRow, Summary};
-use crate::util::{hostname, os_user, sha256_file};
+use crate::summary::Summary;
+use crate::util::{hostname, os_user};
 
 /// Journal used with `--simulate` unless `--journal` says otherwise, so that demonstrations
 /// never mix with the journal of real runs.
@@ -47,20 +51,12 @@ struct Target {
 pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
     let target = target(&args).await?;
     let options = args.input.roster_options()?;
-    let mut roster = roster::load(&args.csv, &options).map_err(Failure::usage)?;
-    // Names become ids (or invalid rows) before anything is counted, checked or sent.
-    super::input::resolve_for_run(
-        &mut roster,
-        &args,
-        &target.org_id,
-        &target.base_url,
-        target.credentials.as_ref(),
-    )
-    .await?;
     let mode = DisplayMode::detect(args.quiet || args.format == Format::Json);
-    if mode != DisplayMode::Quiet {
-        report_rows(&roster);
-    }
+    let input = Input {
+        path: &args.csv,
+        options: &options,
+        report: mode != DisplayMode::Quiet,
+    };
     let journal_path = args.journal.path_or(if args.simulate {
         SIMULATE_JOURNAL
     } else {
@@ -72,11 +68,11 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         csv: args.csv.display().to_string(),
         journal: journal_path.display().to_string(),
         dry_run: args.dry_run,
-        rows: roster.rows as u64,
-        valid: roster.invitees.len() as u64,
-        invalid: roster.invalid.len() as u64,
-        duplicates: roster.duplicates.len() as u64,
-        filtered_out: roster.filtered_out as u64,
+        rows: 0,
+        valid: 0,
+        invalid: 0,
+        duplicates: 0,
+        filtered_out: 0,
         skipped: 0,
         invited: 0,
         already_invited: 0,
@@ -91,20 +87,26 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         stopped: None,
         sunset: None,
         exit_code: SUCCESS,
-        problems: invalid_problems(&roster),
+        problems: Vec::new(),
     };
 
-    if args.strict && !roster.invalid.is_empty() {
-        summary.exit_code = INCOMPLETE;
-        summary.stopped = Some(format!(
-            "--strict: {} invalid rows, nothing was sent",
-            roster.invalid.len()
-        ));
-        print_summary(&args, &summary);
-        return Ok(INCOMPLETE);
+    // Names become ids (or invalid rows) before anything is counted, checked or sent.
+    let mut directory = None;
+    if args.strict {
+        let check = passes::check(&input)?;
+        let found = directory_for(&check.names, &args, &target).await?;
+        if check.invalid > 0 || !found.resolves_all(&check.names) {
+            let settings = Settings {
+                directory: Some(&found),
+                ..Settings::first()
+            };
+            passes::report(&input, settings)?.fill(&mut summary);
+            return Ok(strict_refusal(&args, summary));
+        }
+        directory = Some(found);
     }
     if args.dry_run {
-        return dry_run(&args, &target, roster, &journal_path, summary);
+        return dry_run(&args, &target, &input, directory, &journal_path, summary).await;
     }
 
     let credentials = target
@@ -130,38 +132,54 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
 
     let mut journal = Journal::open(&journal_path).map_err(Failure::usage)?;
     journal.lock_for_run().map_err(Failure::usage)?;
-    let csv_sha256 = sha256_file(&args.csv)
-        .with_context(|| format!("failed to read {}", args.csv.display()))
-        .map_err(Failure::usage)?;
-    let run_id = journal
-        .start_run(&NewRun {
-            org_id: target.org_id.clone(),
-            csv_path: args.csv.display().to_string(),
-            csv_sha256,
-            api: api.as_str().into(),
-            base_url: target.base_url.clone(),
-            options: run_options(&args, rate),
-            os_user: os_user(),
-            hostname: hostname(),
-        })
-        .map_err(Failure::usage)?;
+    let new_run = NewRun {
+        org_id: target.org_id.clone(),
+        csv_path: args.csv.display().to_string(),
+        // Filled in by the pass that plans, which reads the file.
+        csv_sha256: String::new(),
+        api: api.as_str().into(),
+        base_url: target.base_url.clone(),
+        options: run_options(&args, rate),
+        os_user: os_user(),
+        hostname: hostname(),
+    };
+    let plan_options = PlanOptions {
+        reinvite_expired: args.reinvite_expired,
+    };
+    let mut report_from = 0;
+    let (plan, run_id) = loop {
+        let settings = Settings {
+            directory: directory.as_ref(),
+            report_from,
+            stop_at_names: directory.is_none(),
+        };
+        match passes::plan(
+            &mut journal,
+            &new_run,
+            plan_options,
+            args.strict,
+            &input,
+            settings,
+        )? {
+            Planned::Done { plan, run_id, pass } => {
+                pass.fill(&mut summary);
+                break (plan, run_id);
+            }
+            Planned::Refused(pass) => {
+                pass.fill(&mut summary);
+                return Ok(strict_refusal(&args, summary));
+            }
+            Planned::NeedsNames(pass) => {
+                directory = Some(directory_for(&pass.names, &args, &target).await?);
+                report_from = pass.first_named.unwrap_or(0);
+            }
+        }
+    };
     summary.run_id = Some(run_id);
-    let plan = journal
-        .plan_with(
-            run_id,
-            &target.org_id,
-            roster.invitees,
-            &roster.invalid,
-            PlanOptions {
-                reinvite_expired: args.reinvite_expired,
-            },
-        )
-        .map_err(Failure::usage)?;
-    summary.skipped = plan.skipped.len() as u64;
+    summary.skipped = plan.skipped as u64;
     if !args.quiet {
         lapsed_note(plan.lapsed_skipped, plan.reinvited);
     }
-
     if mode != DisplayMode::Quiet {
         eprintln!(
             "inviting {} people to org {} via {} at {rate}, {} at a time ({} already done; journal {})",
@@ -169,7 +187,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
             target.org_id,
             api.invite_endpoint(),
             args.concurrency,
-            plan.skipped.len(),
+            plan.skipped,
             journal_path.display()
         );
     }
@@ -296,80 +314,85 @@ async fn target(args: &RunArgs) -> Result<Target, Failure> {
     })
 }
 
-/// `--dry-run`: what would be sent, from the file and the journal, without writing either.
-fn dry_run(
+/// The names' directory for this run: see [`directory_for_run`].
+async fn directory_for(
+    names: &NameSet,
     args: &RunArgs,
     target: &Target,
-    roster: Roster,
+) -> Result<Directory, Failure> {
+    directory_for_run(
+        names,
+        args,
+        &target.org_id,
+        &target.base_url,
+        target.credentials.as_ref(),
+    )
+    .await
+}
+
+/// `--dry-run`: what would be sent, from the file and the journal, without writing either.
+async fn dry_run(
+    args: &RunArgs,
+    target: &Target,
+    input: &Input<'_>,
+    mut directory: Option<Directory>,
     journal_path: &std::path::Path,
     mut summary: Summary,
 ) -> Result<i32, Failure> {
     let journal = Journal::open_read_only(journal_path).map_err(Failure::usage)?;
-    let known = match &journal {
-        Some(journal) => journal
-            .statuses_of(&target.org_id, &roster.invitees)
-            .map_err(Failure::usage)?,
-        None => Default::default(),
-    };
-    let keys: Vec<String> = roster.invitees.iter().map(|i| i.email_key()).collect();
-    let lapsed = match &journal {
-        Some(journal) => journal
-            .lapsed_of(&target.org_id, keys.iter().map(String::as_str))
-            .map_err(Failure::usage)?,
-        None => Default::default(),
-    };
-    let (mut lapsed_skipped, mut reinvited) = (0, 0);
-    let mut would_send = 0u64;
-    for invitee in &roster.invitees {
-        let status = known.get(&invitee.email_key()).copied();
-        let is_lapsed = lapsed.contains(&invitee.email_key());
-        let action = match status {
-            Some(s) if s.is_done() && is_lapsed && args.reinvite_expired => {
-                would_send += 1;
-                reinvited += 1;
-                "send (lapsed)".to_owned()
-            }
-            Some(s) if s.is_done() => {
-                lapsed_skipped += usize::from(is_lapsed);
-                summary.skipped += 1;
-                format!("skip ({s})")
-            }
-            Some(InviteStatus::InFlight) => {
-                would_send += 1;
-                "check, then send".to_owned()
-            }
-            _ => {
-                would_send += 1;
-                "send".to_owned()
-            }
+    let print = args.format == Format::Text && !args.quiet;
+    let mut report_from = 0;
+    let counts = loop {
+        let settings = Settings {
+            directory: directory.as_ref(),
+            report_from,
+            stop_at_names: directory.is_none(),
         };
-        if args.format == Format::Text && !args.quiet {
-            println!(
-                "line {:>5}  {:<16}  {}  {}",
-                invitee.line,
-                action,
-                invitee.email,
-                grants(invitee)
-            );
+        let (pass, counts) = passes::dry_run(
+            journal.as_ref(),
+            &target.org_id,
+            args.reinvite_expired,
+            print,
+            input,
+            settings,
+        )?;
+        if pass.needs_names() {
+            directory = Some(directory_for(&pass.names, args, target).await?);
+            report_from = pass.first_named.unwrap_or(0);
+            continue;
         }
-    }
-    if args.format == Format::Text && !args.quiet {
+        pass.fill(&mut summary);
+        break counts;
+    };
+    if print {
         println!(
-            "would send {would_send} invitations to org {}; nothing was sent",
-            target.org_id
+            "would send {} invitations to org {}; nothing was sent",
+            counts.would_send, target.org_id
         );
     }
     if !args.quiet {
-        lapsed_note(lapsed_skipped, reinvited);
+        lapsed_note(counts.lapsed_skipped, counts.reinvited);
     }
-    summary.unfinished = would_send;
-    summary.exit_code = if roster.invalid.is_empty() {
+    summary.skipped = counts.skipped;
+    summary.unfinished = counts.would_send;
+    summary.exit_code = if summary.invalid == 0 {
         SUCCESS
     } else {
         INCOMPLETE
     };
     print_summary(args, &summary);
     Ok(summary.exit_code)
+}
+
+/// `--strict` with invalid rows: the summary says so, nothing was sent (or written).
+fn strict_refusal(args: &RunArgs, mut summary: Summary) -> i32 {
+    summary.exit_code = INCOMPLETE;
+    summary.stopped = Some(format!(
+        "--strict: {} invalid rows, nothing was sent",
+        summary.invalid
+    ));
+    print_summary(args, &summary);
+    INCOMPLETE
 }
 
 /// Says on stderr how many done people have a lapsed invitation (expired or declined, as the last
@@ -384,38 +407,6 @@ fn lapsed_note(skipped: usize, reinvited: usize) {
     if reinvited > 0 {
         eprintln!("reinviting {reinvited} people whose invitation expired or was declined");
     }
-}
-
-/// Prints invalid rows and duplicates before anything is sent.
-fn report_rows(roster: &Roster) {
-    for bad in &roster.invalid {
-        eprintln!("invalid: {bad}");
-    }
-    for dup in &roster.duplicates {
-        eprintln!(
-            "duplicate: line {}: {} already appears on line {}; skipped",
-            dup.line, dup.email, dup.first_line
-        );
-    }
-    if !roster.ignored_columns.is_empty() {
-        eprintln!("ignored columns: {}", roster.ignored_columns.join(", "));
-    }
-}
-
-fn invalid_problems(roster: &Roster) -> Vec<ProblemRow> {
-    roster
-        .invalid
-        .iter()
-        .map(|bad| ProblemRow {
-            line: Some(bad.line),
-            email: bad.email.clone().unwrap_or_default(),
-            status: InviteStatus::Invalid.as_str(),
-            http_status: None,
-            error_code: None,
-            detail: Some(bad.reason()),
-            attempts: 0,
-        })
-        .collect()
 }
 
 fn print_summary(args: &RunArgs, summary: &Summary) {

@@ -2,36 +2,54 @@
 //! each row gets and where they came from; no network and no journal. Teams and projects
 //! written by name are shown as names: `run` (and `run --dry-run`) resolves them.
 
-use std::io::Write as _;
+use std::io::{self, Write};
+use std::ops::ControlFlow;
 
 use serde::Serialize;
 
 use crate::atlas::model::{GroupRoleAssignment, OrgRole};
 use crate::cli::{Format, ValidateArgs};
 use crate::exit::{Failure, INCOMPLETE, SUCCESS};
-use crate::roster::{self, Invitee, Names, Roster, Sources};
+use crate::roster::{self, Duplicate, Invitee, Names, RosterSummary, RowOutcome, Sources};
 
 pub(super) fn validate(args: &ValidateArgs) -> Result<i32, Failure> {
     let options = args.input.roster_options()?;
-    let roster = roster::load(&args.csv, &options).map_err(Failure::usage)?;
-    let code = if roster.invalid.is_empty() {
-        SUCCESS
-    } else {
-        INCOMPLETE
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut report = match args.format {
+        Format::Text => Report::Text {
+            quiet: args.quiet,
+            named: 0,
+        },
+        Format::Json => Report::Json(JsonReport::default()),
     };
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let written = match args.format {
-        Format::Text => write_text(&mut out, &roster, args.quiet),
-        Format::Json => write_json(&mut out, &roster),
-    };
-    // A closed pipe (`| head`) is not an error worth reporting.
-    if let Err(e) = written.and_then(|()| out.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
+    // Rows are written as they are read, so that a million-row file never has its report (or
+    // its rows) in memory. A closed pipe (`| head`) stops the writing, not the reading: the
+    // exit code still says whether the whole file is valid.
+    let mut written: io::Result<()> = Ok(());
+    let summary = roster::scan(&args.csv, &options, |row| {
+        if written.is_ok() {
+            written = report.row(&mut out, row);
+        }
+        match &written {
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => ControlFlow::Break(()),
+            _ => ControlFlow::Continue(()),
+        }
+    })
+    .map_err(Failure::usage)?;
+    let written = written
+        .and_then(|()| report.finish(&mut out, &summary))
+        .and_then(|()| out.flush());
+    if let Err(e) = written
+        && e.kind() != io::ErrorKind::BrokenPipe
     {
         return Err(Failure::usage(e));
     }
-    Ok(code)
+    Ok(if summary.invalid == 0 {
+        SUCCESS
+    } else {
+        INCOMPLETE
+    })
 }
 
 /// The grants of a row in one short phrase: `ORG_MEMBER, ORG_OWNER; teams 2; projects 1`, with
@@ -81,26 +99,49 @@ fn sources(invitee: &Invitee) -> String {
     invitee.sources.join(" + ")
 }
 
-fn write_text(out: &mut impl std::io::Write, roster: &Roster, quiet: bool) -> std::io::Result<()> {
-    // Each list is in file order; merging them as they are written keeps the report in file
-    // order without holding a million formatted lines in memory.
-    let valid: &[Invitee] = if quiet { &[] } else { &roster.invitees };
-    let (mut v, mut i, mut d) = (
-        valid.iter().peekable(),
-        roster.invalid.iter().peekable(),
-        roster.duplicates.iter().peekable(),
-    );
-    loop {
-        let next_valid = v.peek().map_or(u64::MAX, |r| r.line);
-        let next_invalid = i.peek().map_or(u64::MAX, |r| r.line);
-        let next_duplicate = d.peek().map_or(u64::MAX, |r| r.line);
-        let first = next_valid.min(next_invalid).min(next_duplicate);
-        if first == u64::MAX {
-            break;
+/// The report being written, row by row.
+enum Report {
+    Text {
+        quiet: bool,
+        /// Valid rows that name teams or projects.
+        named: usize,
+    },
+    Json(JsonReport),
+}
+
+impl Report {
+    fn row(&mut self, out: &mut impl Write, row: RowOutcome) -> io::Result<()> {
+        match self {
+            Report::Text { quiet, named } => {
+                if let RowOutcome::Valid(ok) = &row {
+                    *named += usize::from(ok.has_names());
+                }
+                text_row(out, &row, *quiet)
+            }
+            Report::Json(json) => json.row(out, &row),
         }
-        if first == next_invalid
-            && let Some(bad) = i.next()
-        {
+    }
+
+    fn finish(&mut self, out: &mut impl Write, summary: &RosterSummary) -> io::Result<()> {
+        match self {
+            Report::Text { quiet, named } => text_end(out, summary, *quiet, *named),
+            Report::Json(json) => json.finish(out, summary),
+        }
+    }
+}
+
+fn text_row(out: &mut impl Write, row: &RowOutcome, quiet: bool) -> io::Result<()> {
+    match row {
+        RowOutcome::Valid(_) if quiet => Ok(()),
+        RowOutcome::Valid(ok) => writeln!(
+            out,
+            "line {:>5}  ok         {}  {}  from: {}",
+            ok.line,
+            ok.email,
+            grants(ok),
+            sources(ok)
+        ),
+        RowOutcome::Invalid(bad) => {
             let email = bad.email.as_deref().unwrap_or("(no email)");
             writeln!(
                 out,
@@ -108,55 +149,50 @@ fn write_text(out: &mut impl std::io::Write, roster: &Roster, quiet: bool) -> st
                 bad.line,
                 email,
                 bad.reason()
-            )?;
-        } else if first == next_duplicate
-            && let Some(dup) = d.next()
-        {
-            writeln!(
-                out,
-                "line {:>5}  duplicate  {}  same as line {}, skipped",
-                dup.line, dup.email, dup.first_line
-            )?;
-        } else if let Some(ok) = v.next() {
-            writeln!(
-                out,
-                "line {:>5}  ok         {}  {}  from: {}",
-                ok.line,
-                ok.email,
-                grants(ok),
-                sources(ok)
-            )?;
+            )
         }
+        RowOutcome::Duplicate(dup) => writeln!(
+            out,
+            "line {:>5}  duplicate  {}  same as line {}, skipped",
+            dup.line, dup.email, dup.first_line
+        ),
     }
+}
+
+fn text_end(
+    out: &mut impl Write,
+    summary: &RosterSummary,
+    quiet: bool,
+    named: usize,
+) -> io::Result<()> {
     if !quiet {
-        let c = &roster.columns;
+        let c = &summary.columns;
         let column = |c: &Option<String>| c.as_ref().map_or("-".to_owned(), |c| format!("{c:?}"));
-        let delimiter = match roster.delimiter {
+        let delimiter = match summary.delimiter {
             b'\t' => "tab".to_owned(),
             d => format!("{:?}", char::from(d)),
         };
         writeln!(
             out,
             "read as {}, delimiter {delimiter}; columns: email {}, roles {}, teams {}, projects {}",
-            roster.encoding.name(),
+            summary.encoding.name(),
             column(&c.email),
             column(&c.roles),
             column(&c.teams),
             column(&c.projects)
         )?;
-        for rule in &roster.rules {
+        for rule in &summary.rules {
             let plural = if rule.rows == 1 { "" } else { "s" };
             writeln!(out, "{}: {} row{plural}", rule.label, rule.rows)?;
         }
     }
-    if !roster.ignored_columns.is_empty() {
+    if !summary.ignored_columns.is_empty() {
         writeln!(
             out,
             "ignored columns: {}",
-            roster.ignored_columns.join(", ")
+            summary.ignored_columns.join(", ")
         )?;
     }
-    let named = roster.invitees.iter().filter(|i| i.has_names()).count();
     if named > 0 {
         writeln!(
             out,
@@ -167,13 +203,10 @@ fn write_text(out: &mut impl std::io::Write, roster: &Roster, quiet: bool) -> st
     write!(
         out,
         "{} rows: {} valid, {} invalid, {} duplicates",
-        roster.rows,
-        roster.invitees.len(),
-        roster.invalid.len(),
-        roster.duplicates.len()
+        summary.rows, summary.valid, summary.invalid, summary.duplicates
     )?;
-    if roster.filtered_out > 0 {
-        write!(out, " ({} more filtered out)", roster.filtered_out)?;
+    if summary.filtered_out > 0 {
+        write!(out, " ({} more filtered out)", summary.filtered_out)?;
     }
     writeln!(out)
 }
@@ -193,64 +226,93 @@ struct ValidRow<'a> {
     team_ids: &'a [String],
 }
 
-/// Writes the report as one JSON object on one line, row by row, so that a million-row file
-/// does not need its whole report in memory.
-fn write_json(out: &mut impl std::io::Write, roster: &Roster) -> std::io::Result<()> {
-    fn list<T: Serialize>(
-        out: &mut impl std::io::Write,
-        items: impl IntoIterator<Item = T>,
-    ) -> std::io::Result<()> {
-        out.write_all(b"[")?;
-        for (i, item) in items.into_iter().enumerate() {
-            if i > 0 {
-                out.write_all(b",")?;
+/// The report as one JSON object on one line. The valid rows, nearly all of a big file, are
+/// written as they come, so they open the object; the invalid rows and duplicates, which must
+/// be fixed by hand and so are few, wait as JSON text until the end, with the file's counts.
+#[derive(Default)]
+struct JsonReport {
+    started: bool,
+    valid: usize,
+    /// The items of `invalid`, comma-separated.
+    invalid: Vec<u8>,
+    /// The items of `duplicates`, comma-separated.
+    duplicates: Vec<u8>,
+}
+
+impl JsonReport {
+    fn row(&mut self, out: &mut impl Write, row: &RowOutcome) -> io::Result<()> {
+        self.start(out)?;
+        match row {
+            RowOutcome::Valid(i) => {
+                if self.valid > 0 {
+                    out.write_all(b",")?;
+                }
+                self.valid += 1;
+                serde_json::to_writer(&mut *out, &valid_row(i))?;
             }
-            serde_json::to_writer(&mut *out, &item)?;
+            RowOutcome::Invalid(bad) => item(&mut self.invalid, bad)?,
+            RowOutcome::Duplicate(dup) => item(&mut self.duplicates, &duplicate_row(dup))?,
         }
-        out.write_all(b"]")
-    }
-    fn field(
-        out: &mut impl std::io::Write,
-        name: &str,
-        value: &impl Serialize,
-    ) -> std::io::Result<()> {
-        write!(out, "\"{name}\":")?;
-        serde_json::to_writer(&mut *out, value)?;
-        out.write_all(b",")
+        Ok(())
     }
 
-    out.write_all(b"{")?;
-    field(out, "columns", &roster.columns)?;
-    field(out, "delimiter", &char::from(roster.delimiter).to_string())?;
-    out.write_all(b"\"duplicates\":")?;
-    list(
-        out,
-        roster.duplicates.iter().map(
-            |d| serde_json::json!({"line": d.line, "first_line": d.first_line, "email": d.email}),
-        ),
-    )?;
-    out.write_all(b",")?;
-    field(out, "encoding", &roster.encoding.name())?;
-    field(out, "filtered_out", &roster.filtered_out)?;
-    field(out, "ignored_columns", &roster.ignored_columns)?;
-    out.write_all(b"\"invalid\":")?;
-    list(out, &roster.invalid)?;
-    out.write_all(b",")?;
-    field(out, "rows", &roster.rows)?;
-    field(out, "rules", &roster.rules)?;
-    out.write_all(b"\"valid\":")?;
-    list(
-        out,
-        roster.invitees.iter().map(|i| ValidRow {
-            email: &i.email,
-            line: i.line,
-            names: i.names.as_deref(),
-            projects: &i.projects,
-            roles: &i.roles,
-            roles_defaulted: i.roles_defaulted,
-            sources: &i.sources,
-            team_ids: &i.team_ids,
-        }),
-    )?;
-    out.write_all(b"}\n")
+    fn start(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if !self.started {
+            self.started = true;
+            out.write_all(b"{\"valid\":[")?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut impl Write, summary: &RosterSummary) -> io::Result<()> {
+        fn field(out: &mut impl Write, name: &str, value: &impl Serialize) -> io::Result<()> {
+            write!(out, ",\"{name}\":")?;
+            serde_json::to_writer(&mut *out, value)?;
+            Ok(())
+        }
+        fn list(out: &mut impl Write, name: &str, items: &[u8]) -> io::Result<()> {
+            write!(out, ",\"{name}\":[")?;
+            out.write_all(items)?;
+            out.write_all(b"]")
+        }
+
+        self.start(out)?;
+        out.write_all(b"]")?;
+        field(out, "columns", &summary.columns)?;
+        field(out, "delimiter", &char::from(summary.delimiter).to_string())?;
+        list(out, "duplicates", &self.duplicates)?;
+        field(out, "encoding", &summary.encoding.name())?;
+        field(out, "filtered_out", &summary.filtered_out)?;
+        field(out, "ignored_columns", &summary.ignored_columns)?;
+        list(out, "invalid", &self.invalid)?;
+        field(out, "rows", &summary.rows)?;
+        field(out, "rules", &summary.rules)?;
+        out.write_all(b"}\n")
+    }
+}
+
+/// Appends one JSON item to a comma-separated list.
+fn item(list: &mut Vec<u8>, value: &impl Serialize) -> io::Result<()> {
+    if !list.is_empty() {
+        list.push(b',');
+    }
+    serde_json::to_writer(list, value)?;
+    Ok(())
+}
+
+fn valid_row(i: &Invitee) -> ValidRow<'_> {
+    ValidRow {
+        email: &i.email,
+        line: i.line,
+        names: i.names.as_deref(),
+        projects: &i.projects,
+        roles: &i.roles,
+        roles_defaulted: i.roles_defaulted,
+        sources: &i.sources,
+        team_ids: &i.team_ids,
+    }
+}
+
+fn duplicate_row(d: &Duplicate) -> serde_json::Value {
+    serde_json::json!({"line": d.line, "first_line": d.first_line, "email": d.email})
 }

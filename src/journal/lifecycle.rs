@@ -277,38 +277,16 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::NewRun;
-    use crate::roster::Invitee;
+    use crate::journal::test_support::{ORG, invitee, new_run, temp_journal};
 
-    const ORG: &str = "5f1e2d3c4b5a697887766554";
-
+    /// A journal with one run that planned `people`, from CSV line 2 on.
     fn journal_with(people: &[&str]) -> (tempfile::TempDir, Journal) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut journal = Journal::open(&dir.path().join("j.db")).unwrap();
-        let run = journal
-            .start_run(&NewRun {
-                org_id: ORG.into(),
-                csv_path: "people.csv".into(),
-                csv_sha256: "00".into(),
-                api: "invites".into(),
-                base_url: "http://127.0.0.1".into(),
-                options: serde_json::json!({}),
-                os_user: None,
-                hostname: None,
-            })
-            .unwrap();
+        let (dir, mut journal) = temp_journal();
+        let run = journal.start_run(&new_run()).unwrap();
         let invitees = people
             .iter()
             .enumerate()
-            .map(|(i, email)| Invitee {
-                line: i as u64 + 2,
-                email: (*email).to_owned(),
-                roles: vec![crate::atlas::model::OrgRole::OrgMember],
-                roles_defaulted: false,
-                team_ids: vec![],
-                projects: vec![],
-                ..Invitee::default()
-            })
+            .map(|(i, email)| invitee(i as u64 + 2, email))
             .collect();
         journal.plan(run, ORG, invitees, &[]).unwrap();
         (dir, journal)

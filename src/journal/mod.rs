@@ -10,12 +10,16 @@ mod queries;
 mod recorder;
 mod reports;
 mod store;
+#[cfg(test)]
+mod test_support;
 
 use std::fmt;
 use std::path::PathBuf;
 
 pub use lifecycle::{MembershipState, Observation, ReconcileRun, ReconcileTotals};
-pub use queries::{NewRun, Plan, PlanOptions, PlannedRow, RunRecord, RunTotals, StatusCount};
+pub use queries::{
+    NewRun, Plan, PlanOptions, PlannedRow, Planner, RunRecord, RunTotals, StatusCount,
+};
 pub use recorder::{Recorder, RecorderHandle};
 pub use reports::{AttemptReport, InviteFilter, InviteReport, ProjectRoles, RunReport};
 pub use store::Journal;

@@ -430,6 +430,7 @@ fn like_pattern(pattern: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::test_support::temp_journal;
 
     #[test]
     fn email_patterns_become_escaped_like_patterns() {
@@ -454,8 +455,7 @@ mod tests {
 
     #[test]
     fn the_done_column_of_person_state_matches_is_done() {
-        let dir = tempfile::tempdir().unwrap();
-        let journal = Journal::open(&dir.path().join("j.db")).unwrap();
+        let (_dir, journal) = temp_journal();
         for status in InviteStatus::ALL {
             journal
                 .conn

@@ -262,60 +262,38 @@ fn org_report(journal: &Journal) -> Vec<crate::journal::InviteReport> {
         .unwrap()
 }
 
-#[test]
-fn report_table() {
-    let (_dir, journal) = fixture();
-    insta::assert_snapshot!(render_to_string(&org_report(&journal), ReportFormat::Table));
+/// Snapshots `rows` in every format, as `{listing}_table`, `_csv`, `_json` and `_jsonl`.
+fn assert_every_format<R: Record>(listing: &str, rows: &[R]) {
+    for (suffix, format) in [
+        ("table", ReportFormat::Table),
+        ("csv", ReportFormat::Csv),
+        ("json", ReportFormat::Json),
+        ("jsonl", ReportFormat::Jsonl),
+    ] {
+        insta::assert_snapshot!(
+            format!("{listing}_{suffix}"),
+            render_to_string(rows, format)
+        );
+    }
 }
 
 #[test]
-fn report_csv() {
+fn report_in_every_format() {
     let (_dir, journal) = fixture();
-    insta::assert_snapshot!(render_to_string(&org_report(&journal), ReportFormat::Csv));
-}
-
-#[test]
-fn report_json() {
-    let (_dir, journal) = fixture();
-    insta::assert_snapshot!(render_to_string(&org_report(&journal), ReportFormat::Json));
-}
-
-#[test]
-fn report_jsonl() {
-    let (_dir, journal) = fixture();
-    insta::assert_snapshot!(render_to_string(&org_report(&journal), ReportFormat::Jsonl));
+    assert_every_format("report", &org_report(&journal));
 }
 
 #[test]
 fn runs_in_every_format() {
     let (_dir, journal) = fixture();
-    let runs = journal.run_report(None, None).unwrap();
-    insta::assert_snapshot!("runs_table", render_to_string(&runs, ReportFormat::Table));
-    insta::assert_snapshot!("runs_csv", render_to_string(&runs, ReportFormat::Csv));
-    insta::assert_snapshot!("runs_json", render_to_string(&runs, ReportFormat::Json));
-    insta::assert_snapshot!("runs_jsonl", render_to_string(&runs, ReportFormat::Jsonl));
+    assert_every_format("runs", &journal.run_report(None, None).unwrap());
 }
 
 #[test]
 fn history_in_every_format() {
     let (_dir, journal) = fixture();
     let attempts = journal.attempt_history("ann@example.com", None).unwrap();
-    insta::assert_snapshot!(
-        "history_table",
-        render_to_string(&attempts, ReportFormat::Table)
-    );
-    insta::assert_snapshot!(
-        "history_csv",
-        render_to_string(&attempts, ReportFormat::Csv)
-    );
-    insta::assert_snapshot!(
-        "history_json",
-        render_to_string(&attempts, ReportFormat::Json)
-    );
-    insta::assert_snapshot!(
-        "history_jsonl",
-        render_to_string(&attempts, ReportFormat::Jsonl)
-    );
+    assert_every_format("history", &attempts);
 }
 
 #[test]
@@ -332,18 +310,15 @@ fn csv_headers_are_the_json_field_names() {
         names.sort();
         names
     }
-    let invite = &org_report(&journal)[0];
-    let mut json = keys(invite);
-    json.sort();
-    assert_eq!(json, sorted(crate::journal::InviteReport::CSV_HEADERS));
-    let run = &journal.run_report(None, None).unwrap()[0];
-    let mut json = keys(run);
-    json.sort();
-    assert_eq!(json, sorted(crate::journal::RunReport::CSV_HEADERS));
-    let attempt = &journal.attempt_history("ann@example.com", None).unwrap()[0];
-    let mut json = keys(attempt);
-    json.sort();
-    assert_eq!(json, sorted(crate::journal::AttemptReport::CSV_HEADERS));
+    /// The row's JSON field names are its CSV headers, in some order.
+    fn check<R: Record>(row: &R) {
+        let mut json = keys(row);
+        json.sort();
+        assert_eq!(json, sorted(R::CSV_HEADERS));
+    }
+    check(&org_report(&journal)[0]);
+    check(&journal.run_report(None, None).unwrap()[0]);
+    check(&journal.attempt_history("ann@example.com", None).unwrap()[0]);
 }
 
 #[test]

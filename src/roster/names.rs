@@ -76,7 +76,9 @@ impl Names {
     }
 
     /// Whether both name the same teams and the same projects with the same roles, ignoring
-    /// order and case.
+    /// order and case: what the duplicate index's fingerprints of names stand for (its tests
+    /// check the two agree).
+    #[cfg(test)]
     pub(super) fn same_as(&self, other: &Names) -> bool {
         let teams = self.teams.len() == other.teams.len()
             && self
@@ -106,7 +108,7 @@ pub(crate) fn same_name(a: &str, b: &str) -> bool {
 }
 
 /// The key a name is looked up under.
-fn name_key(name: &str) -> String {
+pub(super) fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
@@ -217,39 +219,13 @@ pub fn resolve_names(roster: &mut Roster, teams: &NameIndex, projects: &NameInde
     }
     let mut kept = Vec::with_capacity(roster.invitees.len());
     let mut failed = 0;
-    for mut invitee in std::mem::take(&mut roster.invitees) {
-        let Some(names) = invitee.names.take() else {
-            kept.push(invitee);
-            continue;
-        };
-        let mut problems = Vec::new();
-        for team in &names.teams {
-            match teams.lookup(&team.name) {
-                Ok(id) => {
-                    if !invitee.team_ids.iter().any(|t| t == id) {
-                        invitee.team_ids.push(id.to_owned());
-                    }
-                }
-                Err(message) => problems.push(Problem::new(&team.origin, &team.name, message)),
+    for invitee in std::mem::take(&mut roster.invitees) {
+        match resolve_invitee(invitee, teams, projects) {
+            Ok(invitee) => kept.push(invitee),
+            Err(row) => {
+                failed += 1;
+                roster.invalid.push(row);
             }
-        }
-        for project in &names.projects {
-            match projects.lookup(&project.name) {
-                Ok(id) => merge_project(&mut invitee.projects, id, &project.roles),
-                Err(message) => {
-                    problems.push(Problem::new(&project.origin, &project.name, message))
-                }
-            }
-        }
-        if problems.is_empty() {
-            kept.push(invitee);
-        } else {
-            failed += 1;
-            roster.invalid.push(InvalidRow {
-                line: invitee.line,
-                email: Some(invitee.email),
-                problems,
-            });
         }
     }
     roster.invitees = kept;
@@ -259,6 +235,88 @@ pub fn resolve_names(roster: &mut Roster, teams: &NameIndex, projects: &NameInde
         roster.invalid.sort_by_key(|row| row.line);
     }
     failed
+}
+
+/// Replaces the team and project names of one valid row by their ids; the row as an
+/// [`InvalidRow`] when a name is unknown or ambiguous, with one [`Problem`] per such name. A row
+/// without names is returned as it is.
+pub fn resolve_invitee(
+    mut invitee: Invitee,
+    teams: &NameIndex,
+    projects: &NameIndex,
+) -> Result<Invitee, InvalidRow> {
+    let Some(names) = invitee.names.take() else {
+        return Ok(invitee);
+    };
+    let mut problems = Vec::new();
+    for team in &names.teams {
+        match teams.lookup(&team.name) {
+            Ok(id) => {
+                if !invitee.team_ids.iter().any(|t| t == id) {
+                    invitee.team_ids.push(id.to_owned());
+                }
+            }
+            Err(message) => problems.push(Problem::new(&team.origin, &team.name, message)),
+        }
+    }
+    for project in &names.projects {
+        match projects.lookup(&project.name) {
+            Ok(id) => merge_project(&mut invitee.projects, id, &project.roles),
+            Err(message) => problems.push(Problem::new(&project.origin, &project.name, message)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(invitee)
+    } else {
+        Err(InvalidRow {
+            line: invitee.line,
+            email: Some(invitee.email),
+            problems,
+        })
+    }
+}
+
+/// The distinct team and project names of a file's valid rows, gathered while streaming it:
+/// enough to know which lists to read and whether every name resolves, without keeping rows.
+#[derive(Debug, Clone, Default)]
+pub struct NameSet {
+    /// Lower-cased name → the name as first written.
+    teams: HashMap<String, Arc<str>>,
+    projects: HashMap<String, Arc<str>>,
+}
+
+impl NameSet {
+    /// Adds the names of one valid row.
+    pub fn add(&mut self, names: &Names) {
+        for team in &names.teams {
+            self.teams
+                .entry(name_key(&team.name))
+                .or_insert_with(|| Arc::clone(&team.name));
+        }
+        for project in &names.projects {
+            self.projects
+                .entry(name_key(&project.name))
+                .or_insert_with(|| Arc::clone(&project.name));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.teams.is_empty() && self.projects.is_empty()
+    }
+
+    /// Whether some row names teams, and whether some names projects: which lists to read.
+    pub fn needed(&self) -> (bool, bool) {
+        (!self.teams.is_empty(), !self.projects.is_empty())
+    }
+
+    /// Whether every name is found, once, in its list: when not, some row becomes invalid.
+    pub fn all_resolve(&self, teams: &NameIndex, projects: &NameIndex) -> bool {
+        self.teams.values().all(|name| teams.lookup(name).is_ok())
+            && self
+                .projects
+                .values()
+                .all(|name| projects.lookup(name).is_ok())
+    }
 }
 
 /// Adds `roles` for project `id`, merging with an assignment already there.

@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::scan::Scanner;
 use super::*;
 
 const T1: &str = "5f1e2d3c4b5a697887766554";
@@ -1223,4 +1224,120 @@ fn repeats_compare_names_too() {
             .message
             .contains("team or project names")
     );
+}
+
+// ----- streaming --------------------------------------------------------------------------------
+
+#[test]
+fn scan_hands_rows_over_in_file_order_and_counts_them() {
+    let text = "email,roles,Site\n\
+                ann@example.com,member,Paris\n\
+                bad,member,Paris\n\
+                bob@example.com,owner,Lyon\n\
+                ANN@example.com,member,Paris\n\
+                bob@example.com,member,Lyon\n";
+    let mut seen = Vec::new();
+    let summary = scan_from(
+        text.as_bytes(),
+        std::path::Path::new("people.csv"),
+        &RosterOptions::default(),
+        |row| {
+            let kind = match &row {
+                RowOutcome::Valid(_) => "valid",
+                RowOutcome::Invalid(_) => "invalid",
+                RowOutcome::Duplicate(_) => "duplicate",
+            };
+            seen.push((row.line(), kind));
+            std::ops::ControlFlow::Continue(())
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        seen,
+        [
+            (2, "valid"),
+            (3, "invalid"),
+            (4, "valid"),
+            (5, "duplicate"),
+            (6, "invalid")
+        ]
+    );
+    assert_eq!(
+        (
+            summary.rows,
+            summary.valid,
+            summary.invalid,
+            summary.duplicates
+        ),
+        (5, 2, 2, 1)
+    );
+    assert_eq!(summary.ignored_columns, ["Site"]);
+    // `parse` is the same scan, collected.
+    let roster = read(text);
+    assert_eq!(roster.invitees.len(), summary.valid);
+    assert_eq!(roster.invalid.len(), summary.invalid);
+    assert_eq!(roster.duplicates.len(), summary.duplicates);
+    assert_eq!(roster.columns, summary.columns);
+}
+
+#[test]
+fn scan_stops_when_the_visitor_says_so() {
+    let text = "email\na@example.com\nb@example.com\nc@example.com\n";
+    let mut lines = Vec::new();
+    let summary = scan_from(
+        text.as_bytes(),
+        std::path::Path::new("people.csv"),
+        &RosterOptions::default(),
+        |row| {
+            lines.push(row.line());
+            if lines.len() == 2 {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(lines, [2, 3]);
+    assert_eq!(summary.rows, 2, "the summary counts the rows read");
+}
+
+#[test]
+fn repeats_far_from_their_first_row_still_compare_grants() {
+    // The index keeps prints, not rows: a repeat far from its first row still compares grants.
+    let mut text = String::from("email,roles,teams\n");
+    for i in 0..2_000 {
+        text.push_str(&format!("p{i}@example.com,member,{T1}\n"));
+    }
+    text.push_str(&format!("P7@example.com,member,{T1}\n"));
+    text.push_str(&format!("p8@example.com,member,{T2}\n"));
+    let r = read(&text);
+    assert_eq!(r.duplicates.len(), 1);
+    assert_eq!(r.duplicates[0].first_line, 9);
+    assert_eq!(lines(&r.invalid), [2_003]);
+    assert!(
+        r.invalid[0].problems[0]
+            .message
+            .contains("same person as line 10 but with different teams"),
+        "{:?}",
+        r.invalid
+    );
+}
+
+#[test]
+fn read_raw_gives_the_rows_a_run_reads_as_written() {
+    let path = fixture("tests/fixtures/excel_cp1252.csv");
+    let options = RosterOptions {
+        filters: vec!["Service=ingénierie".parse().unwrap()],
+        ..encoded("windows-1252")
+    };
+    let raw = read_raw(&path, &options).unwrap();
+    assert_eq!(raw.header, ["Nom", "Prénom", "E-mail", "Rôle", "Service"]);
+    assert_eq!(raw.email_index, 2);
+    assert_eq!((raw.delimiter, raw.encoding.name()), (b';', "windows-1252"));
+    let names: Vec<&str> = raw.rows.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(names, ["René", "José", "Anaïs"]);
+    // Without the encoding, the file is refused as `run` refuses it.
+    let err = read_raw(&path, &RosterOptions::default()).unwrap_err();
+    assert!(matches!(err, RosterError::NotUtf8 { line: 1 }), "{err:?}");
 }

@@ -2,8 +2,9 @@
 //! fault rates), [`RateLimit`], and the [`Fault`]s that can be injected at random or scripted per
 //! email address.
 //!
-//! This file only describes behaviour; `state.rs` and `routes.rs` carry it out. Every knob has a
-//! neutral default so that `SimConfig::default()` is a well-behaved, instant, fault-free Atlas.
+//! This file only describes behaviour; `state.rs`, `admission.rs` and `faults.rs` carry it out.
+//! Every knob has a neutral default so that `SimConfig::default()` is a well-behaved, instant,
+//! fault-free Atlas.
 
 use std::fmt;
 use std::str::FromStr;

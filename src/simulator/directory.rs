@@ -4,25 +4,26 @@
 //! and `includeCount` (default true). The lists come from [`SimConfig::teams`] and
 //! [`SimConfig::projects`](super::SimConfig), in configuration order.
 //!
-//! The checks are the invite paths' in the same order (latency, method, authentication, rate
-//! limit, version, organization); only GET is simulated. Invitations are checked against the
-//! same lists by [`unknown_ids`] when they are configured.
+//! Requests are admitted as on the invite paths (`admission.rs`: latency, method,
+//! authentication, rate limit, version, organization); only GET is simulated. Invitations are
+//! checked against the same lists by [`unknown_ids`] when they are configured. The paging
+//! parameters are read by [`Paging`], which the users resource's listing shares.
 //!
 //! See: `listOrgTeams` and `getOrgGroups` in `atlas-invites-openapi.yaml`.
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 
 use crate::atlas::directory::{GroupView, Page, TeamView};
-use crate::atlas::model::{ApiError, MEDIA_TYPE_2023_01_01, is_atlas_id};
+use crate::atlas::model::{ApiError, MEDIA_TYPE_2023_01_01};
 
-use super::routes::{media_types, wait_latency};
-use super::state::{NewInvitation, RateDecision, SimState, bump};
+use super::admission::{self, Endpoint, Versioning, admit};
+use super::reply::{Reply, raw};
+use super::state::{NewInvitation, SimState};
 
 /// The teams listing.
 pub(crate) const V2_TEAMS: &str = "/api/atlas/v2/orgs/{org_id}/teams";
@@ -34,6 +35,17 @@ const DEFAULT_PAGE_SIZE: usize = 100;
 const MAX_PAGE_SIZE: usize = 500;
 /// When every simulated project was created (the spec requires `created`).
 const CREATED: &str = "2024-01-15T09:30:00Z";
+
+/// Both listings: GET only, in version 2023-01-01.
+const ENDPOINT: Endpoint = Endpoint {
+    methods: &[Method::GET],
+    allow: "GET",
+    rate_limited_code: "RATE_LIMITED_TOKEN_BUCKET",
+    versioning: Some(Versioning {
+        media_type: MEDIA_TYPE_2023_01_01,
+        only: "This resource supports only version 2023-01-01",
+    }),
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Listing {
@@ -57,123 +69,27 @@ pub(crate) async fn v2_groups(
     respond(&sim, Listing::Groups, &org_id, request).await
 }
 
+/// Listings are not counted by method (`SimStats` has no such counters), only by outcome.
 async fn respond(sim: &SimState, listing: Listing, org_id: &str, request: Request) -> Response {
-    wait_latency(sim).await;
-    let response = answer(sim, listing, org_id, request);
-    let counters = &sim.counters;
-    match response.status().as_u16() {
-        400 => bump(&counters.bad_requests),
-        401 => bump(&counters.unauthorized),
-        429 => bump(&counters.rate_limited),
-        500..=599 => bump(&counters.server_errors),
-        _ => {}
-    }
-    response
-}
-
-fn json(
-    status: StatusCode,
-    content_type: &'static str,
-    body: Vec<u8>,
-    rate: Option<(u32, u32)>,
-) -> Response {
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Some((limit, remaining)) = rate {
-        headers.insert("ratelimit-limit", HeaderValue::from(limit));
-        headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
-    }
-    response
-}
-
-fn fail(status: u16, code: &str, detail: impl Into<String>, rate: Option<(u32, u32)>) -> Response {
-    let error = ApiError::new(status, code, detail);
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::to_vec(&error).expect("serialisable");
-    json(status, "application/json", body, rate)
+    admission::counted(sim, &[], request, |request| {
+        std::future::ready(answer(sim, listing, org_id, request))
+    })
+    .await
 }
 
 fn answer(sim: &SimState, listing: Listing, org_id: &str, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
-    if parts.method != Method::GET {
-        let mut response = fail(
-            405,
-            "METHOD_NOT_ALLOWED",
-            format!(
-                "The simulator does not support {} on this resource.",
-                parts.method
-            ),
-            None,
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET"));
-        return response;
-    }
-    let path_and_query = parts.uri.path_and_query().map_or("", |p| p.as_str());
-    let caller = match sim.authenticate(&parts.method, path_and_query, &parts.headers) {
-        Ok(caller) => caller,
-        Err(denial) => return super::auth::unauthorized(sim, denial.detail),
-    };
-    let rate = match sim.take_token(&caller) {
-        RateDecision::Unlimited => None,
-        RateDecision::Allowed { limit, remaining } => Some((limit, remaining)),
-        RateDecision::Limited { limit, retry_after } => {
-            let mut response = fail(
-                429,
-                "RATE_LIMITED_TOKEN_BUCKET",
-                format!(
-                    "You have exceeded the rate limit for this API key. Please retry after \
-                     {retry_after} seconds."
-                ),
-                Some((limit, 0)),
-            );
-            if sim.config().retry_after_header {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            }
-            return response;
-        }
-    };
-    if !media_types(&parts.headers, header::ACCEPT)
-        .iter()
-        .any(|m| m == MEDIA_TYPE_2023_01_01)
-    {
-        return fail(
-            406,
-            "INVALID_VERSION_DATE",
-            format!(
-                "Invalid accept header or version date. This resource supports only version \
-                 2023-01-01: send Accept: {MEDIA_TYPE_2023_01_01}."
-            ),
-            rate,
-        );
-    }
-    if !is_atlas_id(org_id) {
-        return fail(
-            400,
-            "INVALID_ORG_ID",
-            format!("An invalid organization ID {org_id} was specified."),
-            rate,
-        );
-    }
-    if !sim.org_exists(org_id) {
-        return fail(
-            404,
-            "ORG_NOT_FOUND",
-            format!("No organization with ID {org_id} exists."),
-            rate,
-        );
+    // The listings take no `pretty` or `envelope`: their answers are always compact and bare.
+    let mut reply = Reply::plain();
+    if let Some(refusal) = admit(sim, &ENDPOINT, &parts, org_id, &mut reply) {
+        return refusal;
     }
     let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
         .map(|q| q.0)
         .unwrap_or_default();
     let paging = match Paging::from_query(&query) {
         Ok(paging) => paging,
-        Err(detail) => return fail(400, "INVALID_QUERY_PARAMETER", detail, rate),
+        Err(detail) => return reply.fail(400, "INVALID_QUERY_PARAMETER", detail),
     };
     let config = sim.config();
     let body = match listing {
@@ -191,26 +107,31 @@ fn answer(sim: &SimState, listing: Listing, org_id: &str, request: Request) -> R
             links: Vec::new(),
         }),
     };
-    json(StatusCode::OK, MEDIA_TYPE_2023_01_01, body, rate)
+    reply.decorate(raw(StatusCode::OK, MEDIA_TYPE_2023_01_01, body))
 }
 
-/// The paging parameters of one request.
-struct Paging {
+/// The last value of query parameter `name`: a repeated parameter counts as its last value.
+pub(super) fn last<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    query
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The paging parameters of one request, read the same way by these listings and by the users
+/// resource's.
+pub(super) struct Paging {
     per_page: usize,
     page_num: usize,
     include_count: bool,
 }
 
 impl Paging {
-    fn from_query(query: &[(String, String)]) -> Result<Paging, String> {
-        let last = |name: &str| {
-            query
-                .iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
-        let number = |name: &str, default: usize, max: usize| match last(name) {
+    /// `itemsPerPage` (1 to 500, default 100), `pageNum` (from 1) and `includeCount` (default
+    /// true), or the detail of a 400 `INVALID_QUERY_PARAMETER`.
+    pub(super) fn from_query(query: &[(String, String)]) -> Result<Paging, String> {
+        let number = |name: &str, default: usize, max: usize| match last(query, name) {
             None => Ok(default),
             Some(text) => match text.trim().parse::<usize>() {
                 Ok(n) if (1..=max).contains(&n) => Ok(n),
@@ -222,8 +143,20 @@ impl Paging {
         Ok(Paging {
             per_page: number("itemsPerPage", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?,
             page_num: number("pageNum", 1, usize::MAX)?,
-            include_count: last("includeCount").is_none_or(|v| !v.eq_ignore_ascii_case("false")),
+            include_count: last(query, "includeCount")
+                .is_none_or(|v| !v.eq_ignore_ascii_case("false")),
         })
+    }
+
+    /// The requested page of `items`, and their count when it was asked for.
+    pub(super) fn window<T>(
+        &self,
+        items: impl ExactSizeIterator<Item = T>,
+    ) -> (Vec<T>, Option<u64>) {
+        let total = items.len() as u64;
+        let skip = (self.page_num - 1).saturating_mul(self.per_page);
+        let results = items.skip(skip).take(self.per_page).collect();
+        (results, self.include_count.then_some(total))
     }
 
     /// One page of `items` as JSON.
@@ -232,16 +165,11 @@ impl Paging {
         items: &[(String, String)],
         view: impl Fn(&(String, String)) -> T,
     ) -> Vec<u8> {
-        let skip = (self.page_num - 1).saturating_mul(self.per_page);
+        let (results, total_count) = self.window(items.iter().map(view));
         let page = Page {
             links: Vec::new(),
-            results: items
-                .iter()
-                .skip(skip)
-                .take(self.per_page)
-                .map(view)
-                .collect(),
-            total_count: self.include_count.then_some(items.len() as u64),
+            results,
+            total_count,
         };
         serde_json::to_vec(&page).expect("serialisable")
     }

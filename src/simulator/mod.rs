@@ -11,7 +11,13 @@
 //! Files, each owning one thing:
 //! - `config.rs`: [`SimConfig`], [`RateLimit`] and [`Fault`], i.e. what a run looks like;
 //! - `state.rs`: [`SimState`] and [`SimStats`], i.e. what the simulator remembers;
-//! - `routes.rs`: the HTTP surface (checks, faults, answer shapes);
+//! - `routes.rs`: the router, and the invite paths' own work (listing, validation, creation);
+//! - `admission.rs`: what every API request passes before a resource's own work (latency,
+//!   method, authentication, rate limit, version, organization) and the counting around it;
+//! - `reply.rs`: how answers are written (JSON, `ApiError`, 429s, rate-limit and deprecation
+//!   headers, proxy HTML pages);
+//! - `faults.rs`: what an injected fault does to an invitation-creating POST, and
+//!   `ConnControl`, with which a handler drops its connection without answering;
 //! - `users.rs`: the users resource (`GET`/`POST /api/atlas/v2/orgs/{orgId}/users`, version
 //!   2025-02-19): paginated listing by membership status, and invitations through it, whose
 //!   `OrgUserRequest` bodies `user_request.rs` validates;
@@ -19,9 +25,12 @@
 //! - `validate.rs`: invitation request validation with Atlas' error codes;
 //! - `server.rs`: [`Simulator`], [`SimulatorHandle`] and [`serve_until_killed`].
 
+mod admission;
 mod auth;
 mod config;
 mod directory;
+mod faults;
+mod reply;
 mod routes;
 mod server;
 mod state;

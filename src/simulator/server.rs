@@ -19,29 +19,13 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
 use super::config::SimConfig;
+use super::faults::ConnControl;
 use super::routes::router;
 use super::state::{SimState, bump};
-
-/// Lets a request handler close the connection it arrived on. It travels in the request's
-/// extensions.
-#[derive(Clone)]
-pub(crate) struct ConnControl {
-    kill: Arc<Notify>,
-}
-
-impl ConnControl {
-    /// Makes the connection task drop the connection, and with it the handler, at once. No
-    /// response bytes are written, so the client sees the connection close mid-request.
-    pub(crate) fn drop_connection(&self) {
-        // `notify_one` stores a permit when nobody waits yet, so the signal cannot be lost.
-        self.kill.notify_one();
-    }
-}
 
 /// Starts simulators.
 pub struct Simulator;
@@ -129,10 +113,8 @@ async fn accept_loop(listener: TcpListener, state: Arc<SimState>, app: Router) {
 async fn serve_connection(stream: TcpStream, state: Arc<SimState>, app: Router) {
     // Answers are small and latency is simulated on purpose; Nagle would only add more.
     let _ = stream.set_nodelay(true);
-    let control = ConnControl {
-        kill: Arc::new(Notify::new()),
-    };
-    let kill = Arc::clone(&control.kill);
+    let control = ConnControl::new();
+    let watch = control.clone();
     let service = service_fn(move |mut request: hyper::Request<Incoming>| {
         bump(&state.counters.requests);
         request.extensions_mut().insert(control.clone());
@@ -146,7 +128,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<SimState>, app: Router) 
     let connection = builder.serve_connection(TokioIo::new(stream), service);
     tokio::select! {
         _ = connection => {}
-        _ = kill.notified() => {}
+        _ = watch.dropped() => {}
     }
 }
 

@@ -113,16 +113,35 @@ fn invite_body(email: &str) -> String {
     json!({"username": email, "roles": ["ORG_MEMBER"]}).to_string()
 }
 
-/// A well-formed v2 invitation POST for `email`.
-async fn invite(sim: &SimulatorHandle, email: &str) -> io::Result<Answer> {
+/// A v2 invitation POST for `email` with `headers`.
+async fn post_invite(
+    sim: &SimulatorHandle,
+    headers: &[(&str, &str)],
+    email: &str,
+) -> io::Result<Answer> {
     send(
         sim.addr(),
         "POST",
         &v2_path(ORG),
-        &V2_HEADERS,
+        headers,
         &invite_body(email),
     )
     .await
+}
+
+/// A well-formed v2 invitation POST for `email`.
+async fn invite(sim: &SimulatorHandle, email: &str) -> io::Result<Answer> {
+    post_invite(sim, &V2_HEADERS, email).await
+}
+
+/// A well-formed v2 invitation POST for `email` through a real client.
+fn client_invite(client: &reqwest::Client, url: &str, email: &str) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .bearer_auth("secret")
+        .header("Accept", MEDIA_TYPE_2023_01_01)
+        .header("Content-Type", MEDIA_TYPE_2023_01_01)
+        .body(invite_body(email))
 }
 
 async fn start(config: SimConfig) -> SimulatorHandle {
@@ -193,15 +212,7 @@ async fn the_v2_path_requires_the_versioned_accept_header() {
         ("Accept", "application/json"),
         ("Content-Type", "application/json"),
     ];
-    let answer = send(
-        sim.addr(),
-        "POST",
-        &v2_path(ORG),
-        &headers,
-        &invite_body("a@example.com"),
-    )
-    .await
-    .unwrap();
+    let answer = post_invite(&sim, &headers, "a@example.com").await.unwrap();
     assert_eq!(answer.status, 406);
     let error = answer.error();
     assert_eq!(error.error_code, "INVALID_VERSION_DATE");
@@ -240,15 +251,7 @@ async fn a_body_that_is_not_json_is_refused_as_unsupported() {
         ("Accept", MEDIA_TYPE_2023_01_01),
         ("Content-Type", "text/plain"),
     ];
-    let answer = send(
-        sim.addr(),
-        "POST",
-        &v2_path(ORG),
-        &headers,
-        &invite_body("a@example.com"),
-    )
-    .await
-    .unwrap();
+    let answer = post_invite(&sim, &headers, "a@example.com").await.unwrap();
     assert_eq!(answer.status, 415);
     assert!(sim.state().invitations().is_empty());
 }
@@ -264,15 +267,7 @@ async fn missing_or_wrong_tokens_are_unauthorized() {
         ("Accept", MEDIA_TYPE_2023_01_01),
         ("Content-Type", MEDIA_TYPE_2023_01_01),
     ];
-    let answer = send(
-        sim.addr(),
-        "POST",
-        &v2_path(ORG),
-        &no_token,
-        &invite_body("a@example.com"),
-    )
-    .await
-    .unwrap();
+    let answer = post_invite(&sim, &no_token, "a@example.com").await.unwrap();
     assert_eq!(answer.status, 401);
     assert_eq!(answer.error().error_code, "UNAUTHORIZED");
 
@@ -281,15 +276,7 @@ async fn missing_or_wrong_tokens_are_unauthorized() {
 
     let mut right = V2_HEADERS;
     right[0] = ("Authorization", "Bearer right");
-    let answer = send(
-        sim.addr(),
-        "POST",
-        &v2_path(ORG),
-        &right,
-        &invite_body("a@example.com"),
-    )
-    .await
-    .unwrap();
+    let answer = post_invite(&sim, &right, "a@example.com").await.unwrap();
     assert_eq!(answer.status, 200);
     let stats = sim.state().stats();
     assert_eq!((stats.unauthorized, stats.created), (2, 1));
@@ -407,15 +394,7 @@ async fn the_token_bucket_answers_429_with_retry_after_and_rate_limit_headers() 
     // Buckets are per token.
     let mut other = V2_HEADERS;
     other[0] = ("Authorization", "Bearer another");
-    let answer = send(
-        sim.addr(),
-        "POST",
-        &v2_path(ORG),
-        &other,
-        &invite_body("c@example.com"),
-    )
-    .await
-    .unwrap();
+    let answer = post_invite(&sim, &other, "c@example.com").await.unwrap();
     assert_eq!(answer.status, 200);
 }
 
@@ -458,12 +437,7 @@ async fn record_then_drop_creates_the_invitation_and_sends_nothing() {
 
     // A real client reports the same as a failed request, not as an answer.
     let url = format!("{}{}", sim.base_url(), v2_path(ORG));
-    let outcome = http_client()
-        .post(&url)
-        .bearer_auth("secret")
-        .header("Accept", MEDIA_TYPE_2023_01_01)
-        .header("Content-Type", MEDIA_TYPE_2023_01_01)
-        .body(invite_body("drop@example.com"))
+    let outcome = client_invite(&http_client(), &url, "drop@example.com")
         .send()
         .await;
     assert!(outcome.is_err(), "{outcome:?}");
@@ -480,13 +454,8 @@ async fn record_then_drop_creates_the_invitation_and_sends_nothing() {
 async fn a_hang_is_cut_by_the_client_timeout_and_creates_nothing() {
     let sim = start(SimConfig::default().with_script("slow@example.com", [Fault::Hang])).await;
     let url = format!("{}{}", sim.base_url(), v2_path(ORG));
-    let outcome = http_client()
-        .post(&url)
+    let outcome = client_invite(&http_client(), &url, "slow@example.com")
         .timeout(Duration::from_millis(300))
-        .bearer_auth("secret")
-        .header("Accept", MEDIA_TYPE_2023_01_01)
-        .header("Content-Type", MEDIA_TYPE_2023_01_01)
-        .body(invite_body("slow@example.com"))
         .send()
         .await;
     assert!(outcome.unwrap_err().is_timeout());
@@ -628,20 +597,16 @@ async fn keep_alive_clients_get_unique_ids_under_concurrency() {
         tasks.spawn(async move {
             let mut ids = Vec::new();
             for i in 0..25 {
-                let invitation: Invitation = client
-                    .post(&url)
-                    .bearer_auth("secret")
-                    .header("Accept", MEDIA_TYPE_2023_01_01)
-                    .header("Content-Type", MEDIA_TYPE_2023_01_01)
-                    .body(invite_body(&format!("w{worker}-{i}@example.com")))
-                    .send()
-                    .await
-                    .unwrap()
-                    .error_for_status()
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let invitation: Invitation =
+                    client_invite(&client, &url, &format!("w{worker}-{i}@example.com"))
+                        .send()
+                        .await
+                        .unwrap()
+                        .error_for_status()
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
                 ids.push(invitation.id.unwrap());
             }
             ids

@@ -9,72 +9,30 @@
 
 use serde_json::Value;
 
-use crate::atlas::model::{
-    ApiError, BadRequestDetail, FieldViolation, GroupRole, OrgRole, is_atlas_id, parse_group_role,
-};
+use crate::atlas::model::{ApiError, GroupRole, OrgRole, is_atlas_id, parse_group_role};
 
 use super::state::NewInvitation;
-use super::validate::plausible_email;
+use super::validate::{Violations, check_username, json_object, missing};
 
 /// Validates an `OrgUserRequest` the way the invite paths validate theirs: every violation in
 /// `badRequestDetail.fields`, the first one naming the `errorCode`.
 pub(crate) fn validate_user_request(body: &[u8]) -> Result<NewInvitation, Box<ApiError>> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        Box::new(ApiError::new(
-            400,
-            "INVALID_JSON",
-            format!("Received JSON is malformed: {e}."),
-        ))
-    })?;
-    let Value::Object(object) = value else {
-        return Err(Box::new(ApiError::new(
-            400,
-            "INVALID_JSON",
-            "Received JSON is not an object: an OrgUserRequest was expected.",
-        )));
-    };
-    let mut fields: Vec<(&'static str, FieldViolation)> = Vec::new();
-    let mut add = |code: &'static str, field: &str, description: String| {
-        fields.push((
-            code,
-            FieldViolation {
-                field: field.to_owned(),
-                description,
-            },
-        ));
-    };
+    let object = json_object(body, "OrgUserRequest")?;
+    let mut v = Violations::default();
     for key in object.keys() {
         if !["username", "roles", "teamIds"].contains(&key.as_str()) {
-            add(
+            v.add(
                 "INVALID_ATTRIBUTE",
                 key,
                 format!("Invalid attribute {key} specified."),
             );
         }
     }
-    let username = match object.get("username") {
-        Some(Value::String(name)) if plausible_email(name) => name.clone(),
-        Some(Value::String(name)) => {
-            add(
-                "INVALID_EMAIL_ADDRESS",
-                "username",
-                format!("The username {name:?} is not a valid email address."),
-            );
-            String::new()
-        }
-        None | Some(Value::Null) => {
-            add("MISSING_ATTRIBUTE", "username", missing("username"));
-            String::new()
-        }
-        Some(_) => {
-            add(
-                "INVALID_ATTRIBUTE",
-                "username",
-                "username must be a string.".into(),
-            );
-            String::new()
-        }
-    };
+    let username = check_username(
+        &mut v,
+        object.get("username"),
+        "username must be a string.".into(),
+    );
 
     let mut roles: Vec<OrgRole> = Vec::new();
     let mut group_roles: Vec<GroupRole> = Vec::new();
@@ -83,7 +41,7 @@ pub(crate) fn validate_user_request(body: &[u8]) -> Result<NewInvitation, Box<Ap
             for key in r.keys() {
                 if key != "orgRoles" && key != "groupRoleAssignments" {
                     let field = format!("roles.{key}");
-                    add(
+                    v.add(
                         "INVALID_ATTRIBUTE",
                         &field,
                         format!("Invalid attribute {field} specified."),
@@ -99,20 +57,20 @@ pub(crate) fn validate_user_request(body: &[u8]) -> Result<NewInvitation, Box<Ap
                         match role {
                             Some(role) if !roles.contains(&role) => roles.push(role),
                             Some(_) => {}
-                            None => add(
+                            None => v.add(
                                 "INVALID_ENUM_VALUE",
-                                &format!("roles.orgRoles[{i}]"),
+                                format!("roles.orgRoles[{i}]"),
                                 format!("{item} is not a valid organization role."),
                             ),
                         }
                     }
                 }
-                None | Some(Value::Null) => add(
+                None | Some(Value::Null) => v.add(
                     "MISSING_ATTRIBUTE",
                     "roles.orgRoles",
                     missing("roles.orgRoles"),
                 ),
-                Some(_) => add(
+                Some(_) => v.add(
                     "MISSING_ATTRIBUTE",
                     "roles.orgRoles",
                     "At least one organization role is required in roles.orgRoles.".into(),
@@ -125,9 +83,9 @@ pub(crate) fn validate_user_request(body: &[u8]) -> Result<NewInvitation, Box<Ap
                         let field = format!("roles.groupRoleAssignments[{i}]");
                         let group = item.get("groupId").and_then(Value::as_str).unwrap_or("");
                         if !is_atlas_id(group) {
-                            add(
+                            v.add(
                                 "INVALID_GROUP_ID",
-                                &format!("{field}.groupId"),
+                                format!("{field}.groupId"),
                                 format!("{group:?} is not a 24-hexadecimal project id."),
                             );
                             continue;
@@ -143,31 +101,31 @@ pub(crate) fn validate_user_request(body: &[u8]) -> Result<NewInvitation, Box<Ap
                                                 group_role: Some(role),
                                             })
                                         }
-                                        _ => add(
+                                        _ => v.add(
                                             "INVALID_ROLE",
-                                            &format!("{field}.groupRoles[{j}]"),
+                                            format!("{field}.groupRoles[{j}]"),
                                             format!("{name} is not a valid project role."),
                                         ),
                                     }
                                 }
                             }
-                            _ => add(
+                            _ => v.add(
                                 "MISSING_ATTRIBUTE",
-                                &format!("{field}.groupRoles"),
+                                format!("{field}.groupRoles"),
                                 missing(&format!("{field}.groupRoles")),
                             ),
                         }
                     }
                 }
-                Some(_) => add(
+                Some(_) => v.add(
                     "INVALID_ATTRIBUTE",
                     "roles.groupRoleAssignments",
                     "roles.groupRoleAssignments must be an array.".into(),
                 ),
             }
         }
-        None | Some(Value::Null) => add("MISSING_ATTRIBUTE", "roles", missing("roles")),
-        Some(_) => add(
+        None | Some(Value::Null) => v.add("MISSING_ATTRIBUTE", "roles", missing("roles")),
+        Some(_) => v.add(
             "INVALID_ATTRIBUTE",
             "roles",
             "roles must be an object.".into(),
@@ -185,40 +143,27 @@ pub(crate) fn validate_user_request(body: &[u8]) -> Result<NewInvitation, Box<Ap
                             team_ids.push(id.to_owned());
                         }
                     }
-                    _ => add(
+                    _ => v.add(
                         "INVALID_TEAM_ID",
-                        &format!("teamIds[{i}]"),
+                        format!("teamIds[{i}]"),
                         format!("{item} is not a 24-hexadecimal team id."),
                     ),
                 }
             }
         }
-        Some(_) => add(
+        Some(_) => v.add(
             "INVALID_ATTRIBUTE",
             "teamIds",
             "teamIds must be an array.".into(),
         ),
     }
 
-    match fields.first() {
-        None => Ok(NewInvitation {
-            username,
-            roles,
-            team_ids,
-            group_roles,
-        }),
-        Some((code, first)) => {
-            let mut error = ApiError::new(400, code, first.description.clone());
-            error.bad_request_detail = Some(BadRequestDetail {
-                fields: fields.into_iter().map(|(_, f)| f).collect(),
-            });
-            Err(Box::new(error))
-        }
-    }
-}
-
-fn missing(field: &str) -> String {
-    format!("The required attribute {field} was not specified.")
+    v.into_result(NewInvitation {
+        username,
+        roles,
+        team_ids,
+        group_roles,
+    })
 }
 
 #[cfg(test)]

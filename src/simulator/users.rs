@@ -2,48 +2,50 @@
 //! `GET` lists the organization's people page by page with their `orgMembershipStatus`, `POST`
 //! invites one person (`OrgUserRequest` → 201 `OrgPendingUserResponse`).
 //!
-//! Both verbs go through the same checks as the invite paths (latency, method, authentication,
-//! rate limit, version, organization), and a POST draws the same per-address faults, so that a
-//! client using `--api users` meets the same weather. Invitations created here are the
-//! simulator's ordinary invitations: the invites listing shows them too, as Atlas does. The
-//! request body is validated in `user_request.rs`.
+//! Both verbs go through the same admission as the invite paths (`admission.rs`: latency,
+//! method, authentication, rate limit, version, organization), and a POST draws the same
+//! per-address faults (`faults.rs`), so that a client using `--api users` meets the same
+//! weather. Invitations created here are the simulator's ordinary invitations: the invites
+//! listing shows them too, as Atlas does. The request body is validated in `user_request.rs`.
 //!
 //! See: `listOrgUsers` and `createOrgUser` in `atlas-invites-openapi.yaml`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::atlas::model::{
-    ApiError, Invitation, MEDIA_TYPE_2025_02_19, OrgRole, UserGroupRoles, is_atlas_id,
-};
+use crate::atlas::model::{ApiError, Invitation, MEDIA_TYPE_2025_02_19, OrgRole, UserGroupRoles};
 use crate::atlas::users::{
     MEMBERSHIP_STATUSES, OrgUserDetail, OrgUserDetailPage, OrgUserRolesView,
 };
 
-use super::config::Fault;
-use super::routes::{media_types, wait_latency};
-use super::server::ConnControl;
-use super::state::{Closed, Conflict, NewInvitation, RateDecision, SimState, SimUser, bump};
+use super::admission::{self, Endpoint, Versioning, admit, media_types, read_valid};
+use super::directory::{Paging, last};
+use super::faults::{self, ConnControl, Creating, Shape};
+use super::reply::Reply;
+use super::state::{Closed, SimState, SimUser};
 use super::user_request::validate_user_request;
 
 /// The users resource.
 pub(crate) const V2_USERS: &str = "/api/atlas/v2/orgs/{org_id}/users";
 
-/// `itemsPerPage` when the request does not say, and its bounds (the spec's).
-const DEFAULT_PAGE_SIZE: usize = 100;
-const MAX_PAGE_SIZE: usize = 500;
-/// Largest request body read.
-const MAX_BODY: usize = 1 << 20;
-/// A hung request is abandoned by the server after this long.
-const HANG_LIMIT: Duration = Duration::from_secs(60 * 60);
+/// GET and POST, in version 2025-02-19 only: the 2023-01-01 version of this resource lists
+/// active users only, in another shape, and nothing here needs it.
+const ENDPOINT: Endpoint = Endpoint {
+    methods: &[Method::GET, Method::POST],
+    allow: "GET, POST",
+    rate_limited_code: "RATE_LIMITED",
+    versioning: Some(Versioning {
+        media_type: MEDIA_TYPE_2025_02_19,
+        only: "The simulator serves this resource only in version 2025-02-19",
+    }),
+};
 
 /// Every request on the users path: counted, delayed, answered, and its outcome counted.
 pub(crate) async fn v2_users(
@@ -51,96 +53,23 @@ pub(crate) async fn v2_users(
     Path(org_id): Path<String>,
     request: Request,
 ) -> Response {
-    match *request.method() {
-        Method::POST => bump(&sim.counters.user_posts),
-        Method::GET => bump(&sim.counters.user_gets),
-        _ => {}
-    }
-    wait_latency(&sim).await;
-    let response = answer(&sim, &org_id, request).await;
     let counters = &sim.counters;
-    match response.status().as_u16() {
-        400 => bump(&counters.bad_requests),
-        401 => bump(&counters.unauthorized),
-        409 => bump(&counters.conflicts),
-        429 => bump(&counters.rate_limited),
-        500..=599 => bump(&counters.server_errors),
-        _ => {}
-    }
-    response
+    let per_method = [
+        (Method::POST, &counters.user_posts),
+        (Method::GET, &counters.user_gets),
+    ];
+    admission::counted(&sim, &per_method, request, |request| {
+        answer(&sim, &org_id, request)
+    })
+    .await
 }
 
-/// How this request wants its answers written.
-struct Reply {
-    pretty: bool,
-    envelope: bool,
-    /// `(RateLimit-Limit, RateLimit-Remaining)` once the token bucket has been consulted.
-    rate: Option<(u32, u32)>,
-}
+/// The users resource's answers to a created invitation and to scripted faults.
+struct Users;
 
-impl Reply {
-    fn json(
-        &self,
-        status: StatusCode,
-        content_type: &'static str,
-        value: &impl Serialize,
-    ) -> Response {
-        // With `envelope=true` every answer is a 200 carrying the real status in its body, as
-        // on the invite paths.
-        let (status, body) = if self.envelope {
-            let content = serde_json::to_value(value).expect("serialisable");
-            let wrapped = serde_json::json!({ "status": status.as_u16(), "content": content });
-            (StatusCode::OK, self.bytes(&wrapped))
-        } else {
-            (status, self.bytes(value))
-        };
-        let mut response = Response::new(Body::from(body));
-        *response.status_mut() = status;
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        if let Some((limit, remaining)) = self.rate {
-            headers.insert("ratelimit-limit", HeaderValue::from(limit));
-            headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
-        }
-        response
-    }
-
-    fn bytes(&self, value: &impl Serialize) -> Vec<u8> {
-        let written = if self.pretty {
-            serde_json::to_vec_pretty(value)
-        } else {
-            serde_json::to_vec(value)
-        };
-        written.expect("the simulator's own types always serialise")
-    }
-
-    fn ok(&self, status: StatusCode, value: &impl Serialize) -> Response {
-        self.json(status, MEDIA_TYPE_2025_02_19, value)
-    }
-
-    fn error(&self, error: ApiError) -> Response {
-        let status = StatusCode::from_u16(error.error).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        self.json(status, "application/json", &error)
-    }
-
-    fn fail(&self, status: u16, code: &str, detail: impl Into<String>) -> Response {
-        self.error(ApiError::new(status, code, detail))
-    }
-
-    fn rate_limited(&self, retry_after: Option<u64>) -> Response {
-        let detail = match retry_after {
-            Some(secs) => format!(
-                "You have exceeded the rate limit for this API key. Please retry after {secs} seconds."
-            ),
-            None => "You have exceeded the rate limit for this API key. Please retry later.".into(),
-        };
-        let mut response = self.fail(429, "RATE_LIMITED", detail);
-        if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        response
+impl Users {
+    fn ok(reply: &Reply, status: StatusCode, value: &impl Serialize) -> Response {
+        reply.json(status, MEDIA_TYPE_2025_02_19, value)
     }
 }
 
@@ -158,73 +87,15 @@ async fn answer(sim: &SimState, org_id: &str, request: Request) -> Response {
     let mut reply = Reply {
         pretty: flag("pretty"),
         envelope: flag("envelope"),
+        deprecated: None,
         rate: None,
     };
-
-    if parts.method != Method::GET && parts.method != Method::POST {
-        let mut response = reply.fail(
-            405,
-            "METHOD_NOT_ALLOWED",
-            format!(
-                "The simulator does not support {} on this resource.",
-                parts.method
-            ),
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
-        return response;
-    }
-    let path_and_query = parts.uri.path_and_query().map_or("", |p| p.as_str());
-    let caller = match sim.authenticate(&parts.method, path_and_query, &parts.headers) {
-        Ok(caller) => caller,
-        Err(denial) => return super::auth::unauthorized(sim, denial.detail),
-    };
-    match sim.take_token(&caller) {
-        RateDecision::Unlimited => {}
-        RateDecision::Allowed { limit, remaining } => reply.rate = Some((limit, remaining)),
-        RateDecision::Limited { limit, retry_after } => {
-            reply.rate = Some((limit, 0));
-            let header = sim.config().retry_after_header.then_some(retry_after);
-            let mut response = reply.rate_limited(Some(retry_after));
-            if header.is_none() {
-                response.headers_mut().remove(header::RETRY_AFTER);
-            }
-            return response;
-        }
-    }
-    // Only 2025-02-19 is simulated: the 2023-01-01 version of this resource lists active users
-    // only, in another shape, and nothing here needs it.
-    if !media_types(&parts.headers, header::ACCEPT)
-        .iter()
-        .any(|m| m == MEDIA_TYPE_2025_02_19)
-    {
-        return reply.fail(
-            406,
-            "INVALID_VERSION_DATE",
-            format!(
-                "Invalid accept header or version date. The simulator serves this resource only \
-                 in version 2025-02-19: send Accept: {MEDIA_TYPE_2025_02_19}."
-            ),
-        );
-    }
-    if !is_atlas_id(org_id) {
-        return reply.fail(
-            400,
-            "INVALID_ORG_ID",
-            format!("An invalid organization ID {org_id} was specified."),
-        );
-    }
-    if !sim.org_exists(org_id) {
-        return reply.fail(
-            404,
-            "ORG_NOT_FOUND",
-            format!("No organization with ID {org_id} exists."),
-        );
+    if let Some(refusal) = admit(sim, &ENDPOINT, &parts, org_id, &mut reply) {
+        return refusal;
     }
     if parts.method == Method::GET {
         return match list(sim, org_id, &query) {
-            Ok(page) => reply.ok(StatusCode::OK, &page),
+            Ok(page) => Users::ok(&reply, StatusCode::OK, &page),
             Err(error) => reply.error(*error),
         };
     }
@@ -240,22 +111,12 @@ async fn answer(sim: &SimState, org_id: &str, request: Request) -> Response {
             format!("The request body must be sent as Content-Type: {MEDIA_TYPE_2025_02_19}."),
         );
     }
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return reply.fail(
-                400,
-                "INVALID_JSON",
-                "The request body could not be read, or is larger than 1 MiB.",
-            );
-        }
-    };
-    let new = match validate_user_request(&bytes) {
+    let new = match read_valid(body, &reply, validate_user_request).await {
         Ok(new) => new,
-        Err(error) => return reply.error(*error),
+        Err(refusal) => return refusal,
     };
-    let conn = parts.extensions.get::<ConnControl>().cloned();
-    create(sim, &reply, org_id, &new, conn).await
+    let conn = ConnControl::of(&parts);
+    faults::create(sim, &Users, &reply, org_id, &new, conn).await
 }
 
 /// `GET`: one page of the people in the requested states.
@@ -265,28 +126,7 @@ fn list(
     query: &[(String, String)],
 ) -> Result<OrgUserDetailPage, Box<ApiError>> {
     let bad = |detail: String| Box::new(ApiError::new(400, "INVALID_QUERY_PARAMETER", detail));
-    let last = |name: &str| {
-        query
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let number =
-        |name: &str, default: usize, range: std::ops::RangeInclusive<usize>| match last(name) {
-            None => Ok(default),
-            Some(text) => match text.trim().parse::<usize>() {
-                Ok(n) if range.contains(&n) => Ok(n),
-                _ => Err(bad(format!(
-                    "Invalid {name} {text:?}: expected an integer from {} to {}.",
-                    range.start(),
-                    range.end()
-                ))),
-            },
-        };
-    let per_page = number("itemsPerPage", DEFAULT_PAGE_SIZE, 1..=MAX_PAGE_SIZE)?;
-    let page_num = number("pageNum", 1, 1..=usize::MAX)?;
-    let include_count = last("includeCount").is_none_or(|v| !v.eq_ignore_ascii_case("false"));
+    let paging = Paging::from_query(query).map_err(bad)?;
 
     let mut wanted: HashSet<String> = HashSet::new();
     let plural: Vec<&str> = query
@@ -296,7 +136,7 @@ fn list(
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .collect();
-    let singular = last("orgMembershipStatus");
+    let singular = last(query, "orgMembershipStatus");
     if !plural.is_empty() && singular.is_some() {
         return Err(bad(
             "orgMembershipStatus cannot be combined with orgMembershipStatuses.".into(),
@@ -316,7 +156,7 @@ fn list(
         // The spec's default: ACTIVE and PENDING users only.
         wanted.extend(["ACTIVE".to_owned(), "PENDING".to_owned()]);
     }
-    let username = last("username").map(|u| u.trim().to_lowercase());
+    let username = last(query, "username").map(|u| u.trim().to_lowercase());
 
     let matching: Vec<OrgUserDetail> = sim
         .org_users(org_id)
@@ -329,106 +169,53 @@ fn list(
                 .is_none_or(|name| u.username.to_lowercase() == name)
         })
         .collect();
-    let total = matching.len() as u64;
-    let results = matching
-        .into_iter()
-        .skip((page_num - 1).saturating_mul(per_page))
-        .take(per_page)
-        .collect();
+    let (results, total_count) = paging.window(matching.into_iter());
     Ok(OrgUserDetailPage {
         links: Vec::new(),
         results,
-        total_count: include_count.then_some(total),
+        total_count,
     })
 }
 
-/// `POST`: creates the invitation, with this address's next fault if it has one.
-async fn create(
-    sim: &SimState,
-    reply: &Reply,
-    org_id: &str,
-    new: &NewInvitation,
-    conn: Option<ConnControl>,
-) -> Response {
-    let created = |respond: &dyn Fn(OrgUserDetail) -> Response| match sim.create(org_id, new) {
-        Ok(invitation) => respond(pending_user(&invitation, None)),
-        Err(Conflict::AlreadyInvited) => reply.fail(
-            409,
-            "USER_ALREADY_INVITED",
-            format!(
-                "The user {} already has a pending invitation to organization {org_id}.",
-                new.username
-            ),
-        ),
-        Err(Conflict::AlreadyMember) => reply.fail(
-            409,
-            "USER_ALREADY_IN_ORG",
-            format!(
-                "The user {} is already a member of organization {org_id}.",
-                new.username
-            ),
-        ),
-    };
-    match sim.next_fault(&new.username) {
-        None => created(&|user| reply.ok(StatusCode::CREATED, &user)),
-        Some(Fault::Error500) => reply.fail(500, "UNEXPECTED_ERROR", "Unexpected error."),
-        Some(Fault::Html503) => html(StatusCode::SERVICE_UNAVAILABLE),
-        Some(Fault::BadGateway502Html) => html(StatusCode::BAD_GATEWAY),
-        Some(Fault::RateLimited { retry_after }) => reply.rate_limited(retry_after),
-        Some(Fault::Status(status)) => {
-            let status = if (400..=599).contains(&status) {
-                status
-            } else {
-                500
-            };
-            reply.fail(status, "SIMULATED_ERROR", "Simulated error.")
-        }
-        Some(Fault::TruncatedJson) => created(&|user| {
-            let mut response = reply.ok(StatusCode::CREATED, &user);
-            let body = reply.bytes(&user);
-            *response.body_mut() = Body::from(body[..body.len() / 2].to_vec());
-            response
-        }),
-        Some(Fault::OkWithoutId) => created(&|user| {
-            let mut value = serde_json::to_value(&user).expect("serialisable");
-            if let Some(object) = value.as_object_mut() {
-                object.remove("id");
+impl Creating for Users {
+    /// A 201 `OrgPendingUserResponse`.
+    fn created(&self, reply: &Reply, invitation: Invitation, shape: Shape) -> Response {
+        let user = pending_user(&invitation, None);
+        match shape {
+            Shape::Whole => Users::ok(reply, StatusCode::CREATED, &user),
+            Shape::Truncated => {
+                // The headers of a whole answer, then half of the bare body.
+                let mut response = Users::ok(reply, StatusCode::CREATED, &user);
+                let body = reply.bytes(&user);
+                *response.body_mut() = Body::from(body[..body.len() / 2].to_vec());
+                response
             }
-            reply.ok(StatusCode::CREATED, &value)
-        }),
-        Some(Fault::RecordThenDrop) => {
-            let _ = sim.create(org_id, new);
-            bump(&sim.counters.dropped);
-            drop_connection(conn).await
-        }
-        Some(Fault::Hang) => {
-            bump(&sim.counters.hung);
-            tokio::time::sleep(HANG_LIMIT).await;
-            drop_connection(conn).await
+            Shape::WithoutId => {
+                let mut value = serde_json::to_value(&user).expect("serialisable");
+                if let Some(object) = value.as_object_mut() {
+                    object.remove("id");
+                }
+                Users::ok(reply, StatusCode::CREATED, &value)
+            }
         }
     }
-}
 
-/// Closes the connection without an answer; never returns (the connection task drops it).
-async fn drop_connection(conn: Option<ConnControl>) -> Response {
-    if let Some(conn) = conn {
-        conn.drop_connection();
+    fn status_fault(&self, reply: &Reply, status: u16) -> Response {
+        let status = if (400..=599).contains(&status) {
+            status
+        } else {
+            500
+        };
+        reply.fail(status, "SIMULATED_ERROR", "Simulated error.")
     }
-    std::future::pending().await
-}
 
-/// A proxy's HTML error page, without any Atlas header.
-fn html(status: StatusCode) -> Response {
-    let page = format!(
-        "<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center>\
-         <hr><center>nginx</center></body></html>"
-    );
-    let mut response = Response::new(Body::from(page));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-    response
+    /// A generic proxy page named after the status.
+    fn proxy_page(&self, status: StatusCode) -> String {
+        format!(
+            "<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center>\
+             <hr><center>nginx</center></body></html>"
+        )
+    }
 }
 
 /// How the users resource shows one person of the simulator.
@@ -529,6 +316,7 @@ fn user_id(email: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::atlas::model::is_atlas_id;
     use serde_json::json;
 
     const ORG: &str = "5f1e2d3c4b5a697887766554";

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::atlas::model::{
     ApiError, BadRequestDetail, FieldViolation, GroupRole, OrgRole, is_atlas_id, parse_group_role,
@@ -17,14 +17,20 @@ use crate::atlas::model::{
 use super::state::NewInvitation;
 
 /// Collects field violations; the first one decides the answer's `errorCode` and `detail`.
+/// `user_request.rs` reports with it too, so that both resources word their 400s alike.
 #[derive(Default)]
-struct Violations {
+pub(super) struct Violations {
     first: Option<(&'static str, String)>,
     fields: Vec<FieldViolation>,
 }
 
 impl Violations {
-    fn add(&mut self, code: &'static str, field: impl Into<String>, description: String) {
+    pub(super) fn add(
+        &mut self,
+        code: &'static str,
+        field: impl Into<String>,
+        description: String,
+    ) {
         if self.first.is_none() {
             self.first = Some((code, description.clone()));
         }
@@ -34,7 +40,8 @@ impl Violations {
         });
     }
 
-    fn into_result<T>(self, value: T) -> Result<T, Box<ApiError>> {
+    /// `value` when nothing was wrong, else the 400 listing every violation.
+    pub(super) fn into_result<T>(self, value: T) -> Result<T, Box<ApiError>> {
         match self.first {
             None => Ok(value),
             Some((code, detail)) => {
@@ -53,20 +60,7 @@ const REQUEST_FIELDS: [&str; 4] = ["username", "roles", "teamIds", "groupRoleAss
 /// Validates an `OrganizationInvitationRequest` body the way Atlas does, reporting every field
 /// violation in `badRequestDetail.fields`.
 pub(crate) fn validate(body: &[u8]) -> Result<NewInvitation, Box<ApiError>> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        Box::new(ApiError::new(
-            400,
-            "INVALID_JSON",
-            format!("Received JSON is malformed: {e}."),
-        ))
-    })?;
-    let Value::Object(object) = value else {
-        return Err(Box::new(ApiError::new(
-            400,
-            "INVALID_JSON",
-            "Received JSON is not an object: an OrganizationInvitationRequest was expected.",
-        )));
-    };
+    let object = json_object(body, "OrganizationInvitationRequest")?;
     let mut v = Violations::default();
     for key in object.keys() {
         if !REQUEST_FIELDS.contains(&key.as_str()) {
@@ -78,29 +72,11 @@ pub(crate) fn validate(body: &[u8]) -> Result<NewInvitation, Box<ApiError>> {
         }
     }
 
-    let username = match object.get("username") {
-        None | Some(Value::Null) => {
-            v.add("MISSING_ATTRIBUTE", "username", missing("username"));
-            String::new()
-        }
-        Some(Value::String(name)) if plausible_email(name) => name.clone(),
-        Some(Value::String(name)) => {
-            v.add(
-                "INVALID_EMAIL_ADDRESS",
-                "username",
-                format!("The username {name:?} is not a valid email address."),
-            );
-            String::new()
-        }
-        Some(_) => {
-            v.add(
-                "INVALID_ATTRIBUTE",
-                "username",
-                wrong_type("username", "a string"),
-            );
-            String::new()
-        }
-    };
+    let username = check_username(
+        &mut v,
+        object.get("username"),
+        wrong_type("username", "a string"),
+    );
 
     let mut roles = Vec::new();
     match object.get("roles") {
@@ -181,6 +157,57 @@ pub(crate) fn validate(body: &[u8]) -> Result<NewInvitation, Box<ApiError>> {
         team_ids,
         group_roles,
     })
+}
+
+/// The body as a JSON object, or the 400 `INVALID_JSON` Atlas answers when it is not JSON or
+/// not an object; `expected` names the request type the detail asks for.
+pub(super) fn json_object(
+    body: &[u8],
+    expected: &str,
+) -> Result<Map<String, Value>, Box<ApiError>> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        Box::new(ApiError::new(
+            400,
+            "INVALID_JSON",
+            format!("Received JSON is malformed: {e}."),
+        ))
+    })?;
+    let Value::Object(object) = value else {
+        return Err(Box::new(ApiError::new(
+            400,
+            "INVALID_JSON",
+            format!("Received JSON is not an object: an {expected} was expected."),
+        )));
+    };
+    Ok(object)
+}
+
+/// The `username` attribute: a plausible address, or a violation and an empty name. Both
+/// request bodies check it alike; only the words for a non-string, `not_a_string`, differ.
+pub(super) fn check_username(
+    v: &mut Violations,
+    value: Option<&Value>,
+    not_a_string: String,
+) -> String {
+    match value {
+        None | Some(Value::Null) => {
+            v.add("MISSING_ATTRIBUTE", "username", missing("username"));
+            String::new()
+        }
+        Some(Value::String(name)) if plausible_email(name) => name.clone(),
+        Some(Value::String(name)) => {
+            v.add(
+                "INVALID_EMAIL_ADDRESS",
+                "username",
+                format!("The username {name:?} is not a valid email address."),
+            );
+            String::new()
+        }
+        Some(_) => {
+            v.add("INVALID_ATTRIBUTE", "username", not_a_string);
+            String::new()
+        }
+    }
 }
 
 /// Validates `groupRoleAssignments[i]` and flattens it into one `GroupRole` per project role,
@@ -270,7 +297,8 @@ fn group_assignment(v: &mut Violations, out: &mut Vec<GroupRole>, i: usize, item
     }
 }
 
-fn missing(field: &str) -> String {
+/// The description of a required attribute that is absent (or `null`).
+pub(super) fn missing(field: &str) -> String {
     format!("The required attribute {field} was not specified.")
 }
 

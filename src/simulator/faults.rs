@@ -1,0 +1,158 @@
+//! What an injected [`Fault`] does to a POST that creates an invitation, on every resource that
+//! creates them (the invite paths and the users resource), and the [`ConnControl`] that lets a
+//! handler close its connection without answering.
+//!
+//! Faults are drawn after validation, so that a malformed request is always a plain 400 and a
+//! scripted fault is only consumed by a request that would otherwise have reached Atlas' core.
+//! The faults that look the same everywhere (a 500, a proxy page, a 429, a dropped connection, a
+//! hang) are carried out here; the resource supplies only what differs, through [`Creating`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
+use tokio::sync::Notify;
+
+use crate::atlas::model::Invitation;
+
+use super::config::Fault;
+use super::reply::{Reply, html};
+use super::state::{Conflict, NewInvitation, SimState, bump};
+
+/// A hung request is given up by the server itself after this long, so that a client that
+/// never times out does not pin a task forever.
+const HANG_LIMIT: Duration = Duration::from_secs(60 * 60);
+
+/// Lets a request handler close the connection it arrived on. The connection task puts one in
+/// each request's extensions and watches it (see `server.rs`).
+#[derive(Clone)]
+pub(crate) struct ConnControl {
+    kill: Arc<Notify>,
+}
+
+impl ConnControl {
+    pub(crate) fn new() -> ConnControl {
+        ConnControl {
+            kill: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The control of the connection `parts` arrived on, when it came through the server.
+    pub(crate) fn of(parts: &Parts) -> Option<ConnControl> {
+        parts.extensions.get::<ConnControl>().cloned()
+    }
+
+    /// Makes the connection task drop the connection, and with it the handler, at once. No
+    /// response bytes are written, so the client sees the connection close mid-request.
+    pub(crate) fn drop_connection(&self) {
+        // `notify_one` stores a permit when nobody waits yet, so the signal cannot be lost.
+        self.kill.notify_one();
+    }
+
+    /// Completes once a handler has asked for the connection to be dropped.
+    pub(crate) async fn dropped(&self) {
+        self.kill.notified().await;
+    }
+}
+
+/// How a created invitation is shown, depending on the fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Shape {
+    Whole,
+    /// `Fault::TruncatedJson`: the body is cut in half.
+    Truncated,
+    /// `Fault::OkWithoutId`: the answer lacks the id.
+    WithoutId,
+}
+
+/// What a resource that creates invitations answers where resources differ.
+pub(super) trait Creating {
+    /// The success answer for `invitation`, in `shape`.
+    fn created(&self, reply: &Reply, invitation: Invitation, shape: Shape) -> Response;
+    /// The answer to a scripted `Fault::Status(status)`.
+    fn status_fault(&self, reply: &Reply, status: u16) -> Response;
+    /// The HTML page the proxy in front of this resource sends with `status`.
+    fn proxy_page(&self, status: StatusCode) -> String;
+}
+
+/// Creates the invitation `new` asks for, with this address's next fault if it has one.
+pub(super) async fn create(
+    sim: &SimState,
+    resource: &impl Creating,
+    reply: &Reply,
+    org_id: &str,
+    new: &NewInvitation,
+    conn: Option<ConnControl>,
+) -> Response {
+    let created = |shape| {
+        created_or_conflict(sim, reply, org_id, new, |invitation| {
+            resource.created(reply, invitation, shape)
+        })
+    };
+    let page = |status| html(status, resource.proxy_page(status));
+    match sim.next_fault(&new.username) {
+        None => created(Shape::Whole),
+        Some(Fault::Error500) => reply.fail(500, "UNEXPECTED_ERROR", "Unexpected error."),
+        Some(Fault::Html503) => page(StatusCode::SERVICE_UNAVAILABLE),
+        Some(Fault::BadGateway502Html) => page(StatusCode::BAD_GATEWAY),
+        Some(Fault::RateLimited { retry_after }) => {
+            reply.rate_limited("RATE_LIMITED", retry_after, retry_after)
+        }
+        Some(Fault::Status(status)) => resource.status_fault(reply, status),
+        Some(Fault::TruncatedJson) => created(Shape::Truncated),
+        Some(Fault::OkWithoutId) => created(Shape::WithoutId),
+        Some(Fault::RecordThenDrop) => {
+            // The invitation is recorded whatever the outcome: the answer (success or 409) is
+            // lost either way, which is exactly the ambiguity this fault exists to produce.
+            let _ = sim.create(org_id, new);
+            bump(&sim.counters.dropped);
+            drop_connection(conn).await
+        }
+        Some(Fault::Hang) => {
+            bump(&sim.counters.hung);
+            tokio::time::sleep(HANG_LIMIT).await;
+            drop_connection(conn).await
+        }
+    }
+}
+
+/// Records the invitation and answers with `respond`, or answers the 409 Atlas gives for a
+/// pending invitation or a member.
+fn created_or_conflict(
+    sim: &SimState,
+    reply: &Reply,
+    org_id: &str,
+    new: &NewInvitation,
+    respond: impl FnOnce(Invitation) -> Response,
+) -> Response {
+    match sim.create(org_id, new) {
+        Ok(invitation) => respond(invitation),
+        Err(Conflict::AlreadyInvited) => reply.fail(
+            409,
+            "USER_ALREADY_INVITED",
+            format!(
+                "The user {} already has a pending invitation to organization {org_id}.",
+                new.username
+            ),
+        ),
+        Err(Conflict::AlreadyMember) => reply.fail(
+            409,
+            "USER_ALREADY_IN_ORG",
+            format!(
+                "The user {} is already a member of organization {org_id}.",
+                new.username
+            ),
+        ),
+    }
+}
+
+/// Closes the connection this request came on without a byte of answer, and never returns:
+/// the connection task drops this handler together with the connection.
+async fn drop_connection(conn: Option<ConnControl>) -> Response {
+    if let Some(conn) = conn {
+        conn.drop_connection();
+    }
+    std::future::pending().await
+}
