@@ -499,34 +499,8 @@ fn json_roles(invitee: &Invitee) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::atlas::model::OrgRole;
 
-    const ORG: &str = "5f1e2d3c4b5a697887766554";
-
-    fn invitee(line: u64, email: &str) -> Invitee {
-        Invitee {
-            line,
-            email: email.to_owned(),
-            roles: vec![OrgRole::OrgMember],
-            roles_defaulted: false,
-            team_ids: vec![],
-            projects: vec![],
-            ..Invitee::default()
-        }
-    }
-
-    fn new_run() -> NewRun {
-        NewRun {
-            org_id: ORG.into(),
-            csv_path: "people.csv".into(),
-            csv_sha256: "00".into(),
-            api: "invites".into(),
-            base_url: "http://127.0.0.1".into(),
-            options: serde_json::json!({}),
-            os_user: None,
-            hostname: None,
-        }
-    }
+    use crate::journal::test_support::{ORG, invitee, new_run};
 
     fn set_status(journal: &Journal, key: &str, status: InviteStatus) {
         journal

@@ -288,40 +288,19 @@ fn millis(d: Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::atlas::model::OrgRole;
-    use crate::journal::{InviteStatus, NewRun};
+    use crate::journal::InviteStatus;
     use crate::pipeline::events::{AttemptKind, AttemptOutcome};
-    use crate::roster::Invitee;
     use std::time::SystemTime;
 
-    const ORG: &str = "5f1e2d3c4b5a697887766554";
+    use crate::journal::test_support::{ORG, invitee, new_run};
 
     #[tokio::test]
     async fn results_are_committed_before_they_are_displayed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.db");
         let mut journal = Journal::open(&path).unwrap();
-        let run = journal
-            .start_run(&NewRun {
-                org_id: ORG.into(),
-                csv_path: "x.csv".into(),
-                csv_sha256: "00".into(),
-                api: "invites".into(),
-                base_url: "http://127.0.0.1".into(),
-                options: serde_json::json!({}),
-                os_user: None,
-                hostname: None,
-            })
-            .unwrap();
-        let person = Invitee {
-            line: 2,
-            email: "Ann@Example.com".into(),
-            roles: vec![OrgRole::OrgMember],
-            roles_defaulted: true,
-            team_ids: vec![],
-            projects: vec![],
-            ..Invitee::default()
-        };
+        let run = journal.start_run(&new_run()).unwrap();
+        let person = invitee(2, "Ann@Example.com");
         journal.plan(run, ORG, vec![person], &[]).unwrap();
 
         let (display_tx, mut display_rx) = mpsc::unbounded_channel();
