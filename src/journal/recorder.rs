@@ -58,9 +58,21 @@ impl Recorder {
         display: mpsc::UnboundedSender<Event>,
     ) -> (Recorder, RecorderHandle) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let checkpointer = Checkpointer::start(&journal);
         let thread = std::thread::Builder::new()
             .name("journal".into())
-            .spawn(move || write_loop(journal, run_id, &org_id, rx, display))
+            .spawn(move || {
+                let result = write_loop(journal, run_id, &org_id, rx, display);
+                // Stops the checkpointer and hands checkpoints back to SQLite.
+                drop(checkpointer);
+                result.and_then(|journal| {
+                    journal
+                        .conn
+                        .pragma_update(None, "wal_autocheckpoint", DEFAULT_AUTOCHECKPOINT)
+                        .map_err(|e| sql(journal.path(), e))?;
+                    Ok(journal)
+                })
+            })
             .expect("failed to spawn the journal thread");
         (Recorder { tx }, RecorderHandle { thread })
     }
@@ -91,6 +103,55 @@ impl RecorderHandle {
         match self.thread.join() {
             Ok(result) => result,
             Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+/// SQLite's default `wal_autocheckpoint`, in pages.
+const DEFAULT_AUTOCHECKPOINT: i64 = 1_000;
+/// How often the checkpointer copies the WAL back into the database during a run.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Checkpoints the WAL from its own connection and thread during a run.
+///
+/// SQLite's automatic checkpoint runs inside the commit that crosses the threshold, so the
+/// writer — and every worker waiting for an `in_flight` mark — would wait for the checkpoint's
+/// fsyncs (measured: a stall of a whole request wave about every half second). A passive
+/// checkpoint from another connection never blocks the writer.
+struct Checkpointer {
+    /// Dropping it stops the thread.
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Checkpointer {
+    /// Starts checkpointing `journal` and turns its automatic checkpoints off; `None` (and
+    /// automatic checkpoints left on) when the second connection cannot be opened.
+    fn start(journal: &Journal) -> Option<Checkpointer> {
+        let conn = rusqlite::Connection::open(journal.path()).ok()?;
+        journal
+            .conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .ok()?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let spawned = std::thread::Builder::new()
+            .name("checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_INTERVAL)
+                {
+                    // A failed checkpoint is retried at the next tick; the WAL only grows.
+                    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+                }
+            });
+        match spawned {
+            Ok(_) => Some(Checkpointer { _stop: stop }),
+            Err(_) => {
+                let _ =
+                    journal
+                        .conn
+                        .pragma_update(None, "wal_autocheckpoint", DEFAULT_AUTOCHECKPOINT);
+                None
+            }
         }
     }
 }
