@@ -86,8 +86,8 @@ pub struct ProblemRow {
     pub attempts: u32,
 }
 
-/// The final summary of a run.
-#[derive(Debug, Clone, Serialize)]
+/// The final summary of a run. `Default` is an empty run that exited 0.
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     pub run_id: Option<i64>,
     pub org_id: String,
@@ -301,27 +301,11 @@ mod tests {
             org_id: "5f1e2d3c4b5a697887766554".into(),
             csv: "people.csv".into(),
             journal: "atlas-invite.db".into(),
-            dry_run: false,
             rows: 3,
             valid: 3,
-            invalid: 0,
-            duplicates: 0,
-            filtered_out: 0,
             skipped: 2,
-            invited: 0,
-            already_invited: 0,
-            already_member: 0,
-            failed: 0,
-            unfinished: 0,
-            requests: 0,
-            retries: 0,
-            rate_limited: 0,
-            duration_secs: 0.0,
-            rate_per_sec: 0.0,
-            stopped: None,
-            sunset: None,
             exit_code: 1,
-            problems: vec![],
+            ..Summary::default()
         };
         summary.apply_tally(&tally, Duration::from_secs(2));
         let text = summary.to_text();

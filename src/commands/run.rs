@@ -63,31 +63,11 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         DEFAULT_JOURNAL
     });
     let mut summary = Summary {
-        run_id: None,
         org_id: target.org_id.clone(),
         csv: args.csv.display().to_string(),
         journal: journal_path.display().to_string(),
         dry_run: args.dry_run,
-        rows: 0,
-        valid: 0,
-        invalid: 0,
-        duplicates: 0,
-        filtered_out: 0,
-        skipped: 0,
-        invited: 0,
-        already_invited: 0,
-        already_member: 0,
-        failed: 0,
-        unfinished: 0,
-        requests: 0,
-        retries: 0,
-        rate_limited: 0,
-        duration_secs: 0.0,
-        rate_per_sec: 0.0,
-        stopped: None,
-        sunset: None,
-        exit_code: SUCCESS,
-        problems: Vec::new(),
+        ..Summary::default()
     };
 
     // Names become ids (or invalid rows) before anything is counted, checked or sent.
