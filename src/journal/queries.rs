@@ -233,25 +233,19 @@ impl Journal {
 
     /// How many people have each status, per organization (or for one).
     pub fn status_counts(&self, org_id: Option<&str>) -> Result<Vec<StatusCount>, JournalError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT org_id, status, count(*) FROM invites
+        self.query_all(
+            "SELECT org_id, status, count(*) FROM invites
                  WHERE ?1 IS NULL OR org_id = ?1
                  GROUP BY org_id, status ORDER BY org_id, status",
-            )
-            .map_err(|e| sql(self.path(), e))?;
-        let rows = stmt
-            .query_map(params![org_id], |r| {
+            params![org_id],
+            |r| {
                 Ok(StatusCount {
                     org_id: r.get(0)?,
                     status: r.get(1)?,
                     count: r.get(2)?,
                 })
-            })
-            .map_err(|e| sql(self.path(), e))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| sql(self.path(), e))
+            },
+        )
     }
 
     /// The most recent runs, newest first.
@@ -260,17 +254,13 @@ impl Journal {
         org_id: Option<&str>,
         limit: u32,
     ) -> Result<Vec<RunRecord>, JournalError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, started_at, finished_at, org_id, csv_path, invited, skipped, failed,
+        self.query_all(
+            "SELECT id, started_at, finished_at, org_id, csv_path, invited, skipped, failed,
                         rows_invalid, unfinished, requests, exit_code
                  FROM runs WHERE ?1 IS NULL OR org_id = ?1
                  ORDER BY id DESC LIMIT ?2",
-            )
-            .map_err(|e| sql(self.path(), e))?;
-        let rows = stmt
-            .query_map(params![org_id, limit], |r| {
+            params![org_id, limit],
+            |r| {
                 Ok(RunRecord {
                     id: r.get(0)?,
                     started_at: r.get(1)?,
@@ -285,10 +275,8 @@ impl Journal {
                     requests: r.get(10)?,
                     exit_code: r.get(11)?,
                 })
-            })
-            .map_err(|e| sql(self.path(), e))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| sql(self.path(), e))
+            },
+        )
     }
 }
 

@@ -11,7 +11,6 @@ use rusqlite::types::Value;
 use rusqlite::{Row, params, params_from_iter};
 use serde::{Deserialize, Serialize};
 
-use super::store::sql;
 use super::{InviteStatus, Journal, JournalError};
 
 /// Which people `report` lists. Every filter that is set must match.
@@ -204,12 +203,7 @@ impl Journal {
         };
         let query =
             format!("SELECT {PERSON_COLUMNS} FROM person_state {where_clause} ORDER BY {order}");
-        let mut stmt = self.conn.prepare(&query).map_err(|e| sql(self.path(), e))?;
-        let rows = stmt
-            .query_map(params_from_iter(values), invite_row)
-            .map_err(|e| sql(self.path(), e))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| sql(self.path(), e))
+        self.query_all(&query, params_from_iter(values), invite_row)
     }
 
     /// Every person of `org_id`, keyed by lower-cased email, for `export`.
@@ -235,10 +229,10 @@ impl Journal {
         org_id: Option<&str>,
         last: Option<u32>,
     ) -> Result<Vec<RunReport>, JournalError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT * FROM (
+        // SQLite reads a negative LIMIT as "no limit".
+        let limit = last.map_or(-1, i64::from);
+        self.query_all(
+            "SELECT * FROM (
                      SELECT id, started_at, finished_at, org_id, csv_path, csv_sha256, api,
                             base_url, options, os_user, hostname, rows_total, rows_valid,
                             rows_invalid, rows_duplicate, skipped, invited, already_invited,
@@ -246,15 +240,9 @@ impl Journal {
                      FROM runs WHERE ?1 IS NULL OR org_id = ?1
                      ORDER BY id DESC LIMIT ?2)
                  ORDER BY id",
-            )
-            .map_err(|e| sql(self.path(), e))?;
-        // SQLite reads a negative LIMIT as "no limit".
-        let limit = last.map_or(-1, i64::from);
-        let rows = stmt
-            .query_map(params![org_id, limit], run_row)
-            .map_err(|e| sql(self.path(), e))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| sql(self.path(), e))
+            params![org_id, limit],
+            run_row,
+        )
     }
 
     /// Every request made for `email_key` (lower-cased), in the order they were made, in one
@@ -264,19 +252,15 @@ impl Journal {
         email_key: &str,
         org_id: Option<&str>,
     ) -> Result<Vec<AttemptReport>, JournalError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, run_id, org_id, email_key, email, attempt, kind, endpoint, sent_at,
+        self.query_all(
+            "SELECT id, run_id, org_id, email_key, email, attempt, kind, endpoint, sent_at,
                         finished_at, http_status, error_code, detail, latency_ms, outcome,
                         run_started_at, run_os_user, run_hostname, run_csv_path
                  FROM attempt_log
                  WHERE email_key = ?1 AND (?2 IS NULL OR org_id = ?2)
                  ORDER BY id",
-            )
-            .map_err(|e| sql(self.path(), e))?;
-        let rows = stmt
-            .query_map(params![email_key, org_id], |r| {
+            params![email_key, org_id],
+            |r| {
                 Ok(AttemptReport {
                     id: r.get(0)?,
                     run_id: r.get(1)?,
@@ -298,23 +282,17 @@ impl Journal {
                     run_hostname: r.get(17)?,
                     run_csv_path: r.get(18)?,
                 })
-            })
-            .map_err(|e| sql(self.path(), e))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| sql(self.path(), e))
+            },
+        )
     }
 
     /// The organizations the journal knows, sorted.
     pub fn org_ids(&self) -> Result<Vec<String>, JournalError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT org_id FROM invites UNION SELECT org_id FROM runs ORDER BY 1")
-            .map_err(|e| sql(self.path(), e))?;
-        let rows = stmt
-            .query_map([], |r| r.get(0))
-            .map_err(|e| sql(self.path(), e))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| sql(self.path(), e))
+        self.query_all(
+            "SELECT org_id FROM invites UNION SELECT org_id FROM runs ORDER BY 1",
+            [],
+            |r| r.get(0),
+        )
     }
 }
 

@@ -137,6 +137,25 @@ impl Journal {
         }
     }
 
+    /// Runs a query and collects every row through `map`; any SQLite error becomes a
+    /// [`JournalError`] naming this journal.
+    pub(crate) fn query_all<T, P: rusqlite::Params>(
+        &self,
+        sql_text: &str,
+        params: P,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(sql_text)
+            .map_err(|e| sql(&self.path, e))?;
+        let rows = stmt
+            .query_map(params, map)
+            .map_err(|e| sql(&self.path, e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| sql(&self.path, e))
+    }
+
     /// The number of migrations applied to this journal.
     pub fn schema_version(&self) -> Result<i64, JournalError> {
         self.conn
