@@ -235,12 +235,14 @@ fn apply(
 ) -> rusqlite::Result<()> {
     match event {
         Event::InFlight { email_keys } => {
+            // The planning of this run set `last_run_id` already: leaving it out of the SET
+            // spares SQLite rewriting its index entry.
             let mut stmt = tx.prepare_cached(
-                "UPDATE invites SET status = 'in_flight', last_run_id = ?3, updated_at = ?4
+                "UPDATE invites SET status = 'in_flight', updated_at = ?3
                  WHERE org_id = ?1 AND email_key = ?2",
             )?;
             for email_key in email_keys {
-                stmt.execute(params![org_id, email_key, run_id, now])?;
+                stmt.execute(params![org_id, email_key, now])?;
             }
         }
         Event::Attempt(record) => record_attempt(tx, run_id, org_id, record)?,
@@ -318,12 +320,13 @@ fn record_result(
         insert_attempt(tx, run_id, org_id, attempt)?;
     }
     let done_at = r.status.is_done().then_some(now);
+    // `last_run_id` is this run's since planning (see the `in_flight` mark).
     tx.prepare_cached(
         "UPDATE invites SET status = ?3, invitation_id = coalesce(?4, invitation_id),
                 last_http_status = coalesce(?5, last_http_status),
-                last_error_code = ?6, last_error_detail = ?7, last_run_id = ?8,
-                updated_at = ?9, invited_at = coalesce(invited_at, ?10),
-                attempts = attempts + ?11
+                last_error_code = ?6, last_error_detail = ?7,
+                updated_at = ?8, invited_at = coalesce(invited_at, ?9),
+                attempts = attempts + ?10
          WHERE org_id = ?1 AND email_key = ?2",
     )?
     .execute(params![
@@ -334,7 +337,6 @@ fn record_result(
         r.http_status,
         r.error_code,
         r.detail,
-        run_id,
         now,
         done_at,
         u32::from(r.last_attempt.is_some()),

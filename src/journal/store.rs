@@ -33,6 +33,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0004_grant_sources",
         include_str!("../../migrations/0004_grant_sources.sql"),
     ),
+    (
+        "0005_status_index",
+        include_str!("../../migrations/0005_status_index.sql"),
+    ),
 ];
 
 /// How long a connection waits for another's write lock before giving up. Reads from `status`
