@@ -173,6 +173,11 @@ impl AtlasClient {
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(config.concurrency.max(1))
+            // Retrying is the pipeline's job: it knows which requests are safe to send again.
+            // reqwest's own layer would copy every request's headers and body in case an
+            // HTTP/2 server refuses a stream; such a refusal reaches the pipeline as a lost
+            // answer, which it resolves by looking the person up.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .build()
             .map_err(|e| ClientError::Build(e.to_string()))?;
         Ok(AtlasClient {
