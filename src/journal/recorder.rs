@@ -21,11 +21,13 @@ use crate::util::{now_rfc3339, rfc3339};
 /// the acknowledgement of the first event in the batch.
 const MAX_BATCH: usize = 1_024;
 
-/// When no event of a batch waits for its commit, the writer lingers this long for more before
-/// committing. Every commit rewrites the same hot pages into the WAL, so gathering a few
-/// milliseconds of results into one commit cuts the journal's cost per invite several times;
-/// results reach the display that much later, which nobody can see.
-const LINGER: Duration = Duration::from_millis(10);
+/// When no event of a batch waits for its commit, the writer lingers up to this long for more
+/// before committing; an event that does wait (an `in_flight` mark) ends the lingering at once.
+/// Every commit rewrites the same hot pages into the WAL, so gathering results into fewer
+/// commits cuts the journal's cost per invite (measured: about a third less than with 10 ms).
+/// Results reach the display that much later, which nobody can see; a crash can lose the results
+/// of that window, whose rows then stay `in_flight` and are looked up by the next run.
+const LINGER: Duration = Duration::from_millis(50);
 
 struct Envelope {
     event: Event,
@@ -36,6 +38,8 @@ struct Envelope {
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::UnboundedSender<Envelope>,
+    /// The writer thread, woken from its lingering when an event needs its commit at once.
+    writer: std::thread::Thread,
 }
 
 /// The recorder thread, to be joined when the run is over.
@@ -74,7 +78,8 @@ impl Recorder {
                 })
             })
             .expect("failed to spawn the journal thread");
-        (Recorder { tx }, RecorderHandle { thread })
+        let writer = thread.thread().clone();
+        (Recorder { tx, writer }, RecorderHandle { thread })
     }
 
     /// Queues an event; it reaches the display once committed.
@@ -92,6 +97,7 @@ impl Recorder {
                 ack: Some(ack),
             })
             .map_err(|_| RecorderGone)?;
+        self.writer.unpark();
         done.await.map_err(|_| RecorderGone)
     }
 }
@@ -100,6 +106,8 @@ impl RecorderHandle {
     /// Waits for the writer to drain and returns the journal, or the first write error. Every
     /// [`Recorder`] clone must have been dropped, or this waits for ever.
     pub fn finish(self) -> Result<Journal, JournalError> {
+        // The senders are gone: a writer lingering over its last batch commits it now.
+        self.thread.thread().unpark();
         match self.thread.join() {
             Ok(result) => result,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -167,11 +175,7 @@ fn write_loop(
     let mut failure: Option<JournalError> = None;
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
-        drain(&mut rx, &mut batch);
-        if batch.len() < MAX_BATCH && batch.iter().all(|e| e.ack.is_none()) {
-            std::thread::sleep(LINGER);
-            drain(&mut rx, &mut batch);
-        }
+        linger(&mut rx, &mut batch);
         if failure.is_some() {
             // Dropping the acknowledgements tells every waiting worker that nothing is recorded.
             batch.clear();
@@ -201,13 +205,35 @@ fn write_loop(
     }
 }
 
-/// Moves whatever is already queued into the batch, up to [`MAX_BATCH`].
-fn drain(rx: &mut mpsc::UnboundedReceiver<Envelope>, batch: &mut Vec<Envelope>) {
-    while batch.len() < MAX_BATCH {
-        match rx.try_recv() {
-            Ok(next) => batch.push(next),
-            Err(_) => break,
+/// Gathers events into the batch until it is full, an event in it waits for its commit, the
+/// pipeline is gone, or [`LINGER`] has passed.
+///
+/// The thread sleeps (parks) meanwhile rather than waiting on the channel, so that the results
+/// streaming in do not wake it one by one; [`Recorder::commit`] and [`RecorderHandle::finish`]
+/// unpark it.
+fn linger(rx: &mut mpsc::UnboundedReceiver<Envelope>, batch: &mut Vec<Envelope>) {
+    let deadline = std::time::Instant::now() + LINGER;
+    let mut waited_on = batch.iter().any(|e| e.ack.is_some());
+    loop {
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => {
+                    waited_on |= next.ack.is_some();
+                    batch.push(next);
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => return,
+            }
         }
+        if waited_on || batch.len() >= MAX_BATCH {
+            return;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        // May return early (an unpark meant for an earlier wait): the loop looks again.
+        std::thread::park_timeout(left);
     }
 }
 
