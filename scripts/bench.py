@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "atlas-invite"
+PEER_RS = ROOT / "target" / "release" / "examples" / "peer_reqwest"
 ORG = "5f1e2d3c4b5a697887766554"
 TOKEN = "bench-token"
 
@@ -41,6 +42,8 @@ def log(*args):
 def build():
     log("building the release binary")
     subprocess.run(["cargo", "build", "--release", "--locked"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--locked", "--example", "peer_reqwest"],
+                   cwd=ROOT, check=True)
 
 
 def write_csv(path, rows, offset=0):
@@ -136,6 +139,15 @@ def peer(url, rows, concurrency, venv):
     python = venv / "bin" / "python"
     cmd = [str(python), str(ROOT / "scripts" / "peer_aiohttp.py"), url, ORG, TOKEN,
            str(rows), str(concurrency)]
+    code, out, wall, cpu, rss = measured(cmd)
+    assert code == 0, out
+    result = json.loads(out.strip().splitlines()[-1])
+    return result, wall, cpu, rss
+
+
+def peer_rust(url, rows, concurrency):
+    """The bare reqwest peer: same invites, same concurrency, same HTTP stack, nothing else."""
+    cmd = [str(PEER_RS), url, ORG, TOKEN, str(rows), str(concurrency)]
     code, out, wall, cpu, rss = measured(cmd)
     assert code == 0, out
     result = json.loads(out.strip().splitlines()[-1])
@@ -295,6 +307,23 @@ def main():
             rows.append(("6. peer (aiohttp)", "atlas-invite throughput / peer", f"{tool_rate / peer_rate:.2f}", "", ""))
             rows.append(("6. peer (aiohttp)", "atlas-invite CPU per invite / peer", f"{tool_cpu / peer_cpu:.2f}", "", ""))
 
+        # 6b: a bare client on the same HTTP stack (reqwest, one tokio thread): the floor of
+        # that stack on this machine, and what atlas-invite costs beyond it.
+        commands.append(f"target/release/examples/peer_reqwest URL ORG TOKEN {n_throughput} {concurrency}")
+        bare_runs = []
+        for rep in range(reps):
+            log(f"6b. bare reqwest client: {n_throughput} invites ({rep + 1}/{reps})")
+            with Simulator("--latency", f"{latency_ms}ms") as sim:
+                result, wall, cpu, rss = peer_rust(sim.url, n_throughput, concurrency)
+            assert result["ok"] == n_throughput, result
+            bare_runs.append((wall, cpu))
+        bare_rate = n_throughput / median([r[0] for r in bare_runs])
+        bare_cpu = median([r[1] for r in bare_runs]) / n_throughput * 1e6
+        rows.append(("6b. peer (bare reqwest)", f"invites/s{spread([n_throughput / r[0] for r in bare_runs], '.0f')}", f"{bare_rate:.0f}", "", ""))
+        rows.append(("6b. peer (bare reqwest)", f"CPU per invite{spread([r[1] / n_throughput * 1e6 for r in bare_runs], '.1f')}", f"{bare_cpu:.1f} µs", "", ""))
+        rows.append(("6b. peer (bare reqwest)", "atlas-invite throughput / bare client", f"{tool_rate / bare_rate:.2f}", "", ""))
+        rows.append(("6b. peer (bare reqwest)", "atlas-invite CPU per invite beyond the bare client", f"{tool_cpu - bare_cpu:.1f} µs", "", ""))
+
     write_report(Path(args.out), rows, commands, args.quick)
     log(f"wrote {args.out}")
 
@@ -343,6 +372,10 @@ def write_report(path, rows, commands, quick):
         "  machine and simulator, shows what a plain client reaches there.",
         "- CPU per invite is the client process alone (`wait4`), journal thread included; every",
         "  result is committed before the run ends.",
+        "- The bare reqwest client (`examples/peer_reqwest.rs`) sends the same invitations on the",
+        "  same HTTP stack with nothing else: no CSV, no journal, no rate gate, no retries. Its CPU",
+        "  per invite is the floor of that stack on this machine (the loopback's kernel work for",
+        "  both ends included); the difference is what atlas-invite's own work costs.",
         "- Figures move by several percent between runs on a shared 2-core machine, hence the",
         "  medians.",
     ]
