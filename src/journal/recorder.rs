@@ -453,6 +453,12 @@ mod tests {
         assert_eq!(id, "6a1e2d3c4b5a697887766554");
         assert_eq!(attempts, 1);
         assert!(invited_at.is_some());
+        // Set by the planning; the mark and the result leave it alone.
+        let last_run: i64 = journal
+            .conn
+            .query_row("SELECT last_run_id FROM invites", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(last_run, run);
         let outcome: String = journal
             .conn
             .query_row("SELECT outcome FROM attempts", [], |r| r.get(0))
