@@ -134,24 +134,30 @@ def seed_journal(journal, rows):
     subprocess.run(["sqlite3", str(journal)], input=sql, text=True, check=True)
 
 
-def peer(url, rows, concurrency, venv):
-    """The aiohttp peer: same invites, same concurrency, no journal."""
-    python = venv / "bin" / "python"
-    cmd = [str(python), str(ROOT / "scripts" / "peer_aiohttp.py"), url, ORG, TOKEN,
-           str(rows), str(concurrency)]
-    code, out, wall, cpu, rss = measured(cmd)
-    assert code == 0, out
-    result = json.loads(out.strip().splitlines()[-1])
-    return result, wall, cpu, rss
+def peer_runs(label, argv, rows, concurrency, latency_ms, reps):
+    """Runs a peer client (`argv` + URL ORG TOKEN ROWS CONCURRENCY) `reps` times, each against a
+    fresh simulator; returns (invites/s, CPU µs per invite) per run."""
+    runs = []
+    for rep in range(reps):
+        log(f"{label}: {rows} invites ({rep + 1}/{reps})")
+        with Simulator("--latency", f"{latency_ms}ms") as sim:
+            cmd = [*argv, sim.url, ORG, TOKEN, str(rows), str(concurrency)]
+            code, out, wall, cpu, _ = measured(cmd)
+        assert code == 0, out
+        result = json.loads(out.strip().splitlines()[-1])
+        assert result["ok"] == rows, result
+        runs.append((rows / wall, cpu / rows * 1e6))
+    return runs
 
 
-def peer_rust(url, rows, concurrency):
-    """The bare reqwest peer: same invites, same concurrency, same HTTP stack, nothing else."""
-    cmd = [str(PEER_RS), url, ORG, TOKEN, str(rows), str(concurrency)]
-    code, out, wall, cpu, rss = measured(cmd)
-    assert code == 0, out
-    result = json.loads(out.strip().splitlines()[-1])
-    return result, wall, cpu, rss
+def peer_figures(section, runs):
+    """The medians of `peer_runs` and their two table rows."""
+    rates, cpus = [r[0] for r in runs], [r[1] for r in runs]
+    rate, cpu = median(rates), median(cpus)
+    return rate, cpu, [
+        (section, f"invites/s{spread(rates, '.0f')}", f"{rate:.0f}", "", ""),
+        (section, f"CPU per invite{spread(cpus, '.1f')}", f"{cpu:.1f} µs", "", ""),
+    ]
 
 
 def ensure_venv(tmp):
@@ -293,34 +299,19 @@ def main():
             log("6. peer: installing aiohttp in a scratch virtualenv")
             venv = ensure_venv(tmp)
             commands.append(f"python scripts/peer_aiohttp.py URL ORG TOKEN {n_throughput} {concurrency}")
-            peer_runs = []
-            for rep in range(reps):
-                log(f"6. peer: {n_throughput} invites ({rep + 1}/{reps})")
-                with Simulator("--latency", f"{latency_ms}ms") as sim:
-                    result, wall, cpu, rss = peer(sim.url, n_throughput, concurrency, venv)
-                assert result["ok"] == n_throughput, result
-                peer_runs.append((wall, cpu))
-            peer_rate = n_throughput / median([r[0] for r in peer_runs])
-            peer_cpu = median([r[1] for r in peer_runs]) / n_throughput * 1e6
-            rows.append(("6. peer (aiohttp)", f"invites/s{spread([n_throughput / r[0] for r in peer_runs], '.0f')}", f"{peer_rate:.0f}", "", ""))
-            rows.append(("6. peer (aiohttp)", f"CPU per invite{spread([r[1] / n_throughput * 1e6 for r in peer_runs], '.1f')}", f"{peer_cpu:.1f} µs", "", ""))
+            argv = [str(venv / "bin" / "python"), str(ROOT / "scripts" / "peer_aiohttp.py")]
+            runs = peer_runs("6. peer", argv, n_throughput, concurrency, latency_ms, reps)
+            peer_rate, peer_cpu, figures = peer_figures("6. peer (aiohttp)", runs)
+            rows.extend(figures)
             rows.append(("6. peer (aiohttp)", "atlas-invite throughput / peer", f"{tool_rate / peer_rate:.2f}", "", ""))
             rows.append(("6. peer (aiohttp)", "atlas-invite CPU per invite / peer", f"{tool_cpu / peer_cpu:.2f}", "", ""))
 
         # 6b: a bare client on the same HTTP stack (reqwest, one tokio thread): the floor of
         # that stack on this machine, and what atlas-invite costs beyond it.
         commands.append(f"target/release/examples/peer_reqwest URL ORG TOKEN {n_throughput} {concurrency}")
-        bare_runs = []
-        for rep in range(reps):
-            log(f"6b. bare reqwest client: {n_throughput} invites ({rep + 1}/{reps})")
-            with Simulator("--latency", f"{latency_ms}ms") as sim:
-                result, wall, cpu, rss = peer_rust(sim.url, n_throughput, concurrency)
-            assert result["ok"] == n_throughput, result
-            bare_runs.append((wall, cpu))
-        bare_rate = n_throughput / median([r[0] for r in bare_runs])
-        bare_cpu = median([r[1] for r in bare_runs]) / n_throughput * 1e6
-        rows.append(("6b. peer (bare reqwest)", f"invites/s{spread([n_throughput / r[0] for r in bare_runs], '.0f')}", f"{bare_rate:.0f}", "", ""))
-        rows.append(("6b. peer (bare reqwest)", f"CPU per invite{spread([r[1] / n_throughput * 1e6 for r in bare_runs], '.1f')}", f"{bare_cpu:.1f} µs", "", ""))
+        runs = peer_runs("6b. bare reqwest client", [str(PEER_RS)], n_throughput, concurrency, latency_ms, reps)
+        bare_rate, bare_cpu, figures = peer_figures("6b. peer (bare reqwest)", runs)
+        rows.extend(figures)
         rows.append(("6b. peer (bare reqwest)", "atlas-invite throughput / bare client", f"{tool_rate / bare_rate:.2f}", "", ""))
         rows.append(("6b. peer (bare reqwest)", "atlas-invite CPU per invite beyond the bare client", f"{tool_cpu - bare_cpu:.1f} µs", "", ""))
 
