@@ -24,7 +24,8 @@ const MAX_BATCH: usize = 1_024;
 /// When no event of a batch waits for its commit, the writer lingers up to this long for more
 /// before committing; an event that does wait (an `in_flight` mark) ends the lingering at once.
 /// Every commit rewrites the same hot pages into the WAL, so gathering results into fewer
-/// commits cuts the journal's cost per invite (measured: about a third less than with 10 ms).
+/// commits cuts the journal's cost per invite (measured on the journal alone: about a third less
+/// than with 10 ms).
 /// Results reach the display that much later, which nobody can see; a crash can lose the results
 /// of that window, whose rows then stay `in_flight` and are looked up by the next run.
 const LINGER: Duration = Duration::from_millis(50);
