@@ -218,6 +218,13 @@ pub struct RunArgs {
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: Duration,
 
+    /// How long Atlas may go on working on a request that got no answer (a timeout, a dropped
+    /// connection, a 502 or 504). The person is looked up only once this has passed since the
+    /// request was sent, and only then sent again if Atlas has no invitation. At least
+    /// --timeout [default: --timeout + 30s].
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub settle: Option<Duration>,
+
     #[command(flatten)]
     pub input: InputArgs,
 

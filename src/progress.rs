@@ -4,6 +4,7 @@
 //! failures, and says when the run waits on a rate limit. Elsewhere (CI logs, files) plain lines
 //! are printed at most every few seconds, plus one line per failure and per rate-limit pause.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -63,6 +64,8 @@ struct Display {
     started: Instant,
     last_line: Instant,
     paused_until: Option<Instant>,
+    /// People whose unknown outcome is settling, and when each is looked up.
+    settling: HashMap<String, Instant>,
 }
 
 impl Display {
@@ -87,6 +90,7 @@ impl Display {
             started: now,
             last_line: now,
             paused_until: None,
+            settling: HashMap::new(),
         }
     }
 
@@ -111,6 +115,12 @@ impl Display {
                     ));
                 }
                 self.paused_until = Some(until);
+            }
+            Event::Settling { email, wait } => {
+                self.settling.insert(email.clone(), Instant::now() + *wait);
+            }
+            Event::Settled { email } => {
+                self.settling.remove(email);
             }
             Event::Deprecated { endpoint, sunset } => {
                 self.println(&format!(
@@ -168,6 +178,13 @@ impl Display {
                     human_duration(left)
                 ));
             }
+        }
+        if let Some(next) = self.settling.values().min() {
+            msg.push_str(&format!(
+                " · {} unanswered, looked up once Atlas is done with them (next in {})",
+                self.settling.len(),
+                human_duration(next.saturating_duration_since(Instant::now()))
+            ));
         }
         msg
     }

@@ -56,7 +56,12 @@ impl Tally {
                 }
             }
             Event::Deprecated { sunset, .. } => self.sunset = Some(sunset.clone()),
-            Event::InFlight { .. } | Event::RateLimited { .. } | Event::Stopping(_) => {}
+            Event::InFlight { .. }
+            | Event::Lease { .. }
+            | Event::Settling { .. }
+            | Event::Settled { .. }
+            | Event::RateLimited { .. }
+            | Event::Stopping(_) => {}
         }
     }
 

@@ -323,3 +323,147 @@ fn wait_until(check: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// Every one of `n` people has exactly one invitation at the server, and the journal records
+/// each as `invited` with that invitation's id.
+fn journal_matches_server(sim: &Sim, work: &Work, n: usize) {
+    for i in 0..n {
+        let email = format!("person{i}@example.com");
+        let server = sim.state().invitations_for(&email);
+        assert_eq!(server.len(), 1, "{email} has {} invitations", server.len());
+        assert_eq!(work.status_of(&email), "invited", "{email}");
+        let ours = work.query(&format!(
+            "SELECT invitation_id FROM invites WHERE email_key = '{email}'"
+        ));
+        assert_eq!(Some(&ours[0]), server[0].id.as_ref(), "{email}'s id");
+    }
+    assert_eq!(sim.stats().created, n as u64);
+}
+
+/// A server that takes longer than `--timeout` to create each invitation (and creates it
+/// although the client has given up): the lookup waits for the settle window, finds each
+/// invitation, and nothing is sent twice.
+#[test]
+fn a_server_slower_than_the_timeout_never_gets_a_second_invitation() {
+    let n = 24;
+    let mut config = duplicating();
+    for i in 0..n {
+        config = config.with_script(&format!("person{i}@example.com"), [Fault::Slow(2_500)]);
+    }
+    let sim = Sim::start(config);
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(n));
+    let ran = exec(run_cmd(&sim, &work, &csv).args([
+        "--timeout",
+        "1s",
+        "--settle",
+        "4s",
+        "--concurrency",
+        "8",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(ran.json()["invited"], n);
+    journal_matches_server(&sim, &work, n);
+    // Each person: the unanswered invitation, then the lookup that found it.
+    assert_eq!(
+        work.query(
+            "SELECT count(*) FROM invites WHERE email_key IN (SELECT email_key FROM attempts
+             GROUP BY email_key HAVING group_concat(outcome) = 'unknown,found')"
+        ),
+        vec![n.to_string()]
+    );
+}
+
+/// A settle window shorter than the server's work (the operator's choice) lets the lookup miss
+/// the first invitation; the resend then gets "already invited", which is our own first
+/// invitation: recorded `invited` with its id, not `already_invited`.
+#[test]
+fn already_invited_after_our_own_unanswered_request_is_recorded_as_ours() {
+    let sim = Sim::start(SimConfig::default().with_script(
+        "person0@example.com",
+        // Created 4 s after it was sent; the resend reaches Atlas about 5 s after the first.
+        [Fault::Slow(4_000), Fault::Slow(2_000)],
+    ));
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(1));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--timeout", "3s", "--settle", "3s"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    journal_matches_server(&sim, &work, 1);
+    assert_eq!(
+        work.query("SELECT group_concat(outcome) FROM attempts ORDER BY id"),
+        vec!["unknown,not_found,already_invited,found"]
+    );
+}
+
+/// `kill -9` at three points of a run against a server whose answers take 100–500 ms, each
+/// followed at once by a rerun: the requests of the killed run are still being worked on when
+/// the rerun starts, so the rerun must wait for them to settle before looking anybody up.
+#[cfg(unix)]
+#[test]
+fn sigkill_with_slow_answers_then_an_immediate_rerun_never_invites_twice() {
+    let sim = Sim::start(SimConfig {
+        latency: Duration::from_millis(100),
+        latency_jitter: Duration::from_millis(400),
+        duplicate_invites: true,
+        ..SimConfig::default()
+    });
+    let work = Work::new();
+    let n = 120;
+    let csv = work.write("people.csv", people_csv(n));
+    for kill_after in [3u64, 40, 90] {
+        let mut child = run_cmd(&sim, &work, &csv)
+            .args(["--concurrency", "16"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until(|| sim.stats().invite_posts >= kill_after);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--concurrency", "16"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    journal_matches_server(&sim, &work, n);
+}
+
+/// Ctrl-C twice exits at once, requests still on their way; the immediate rerun waits for them
+/// to settle and invites nobody twice.
+#[cfg(unix)]
+#[test]
+fn double_ctrl_c_then_an_immediate_rerun_never_invites_twice() {
+    let sim = Sim::start(SimConfig {
+        latency: Duration::from_millis(100),
+        latency_jitter: Duration::from_millis(400),
+        duplicate_invites: true,
+        ..SimConfig::default()
+    });
+    let work = Work::new();
+    let n = 60;
+    let csv = work.write("people.csv", people_csv(n));
+    let child = run_cmd(&sim, &work, &csv)
+        .args(["--concurrency", "16"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(|| sim.stats().invite_posts >= 20);
+    for _ in 0..2 {
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--concurrency", "16"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(
+        ran.stderr.contains("looked up with Atlas in"),
+        "the rerun says that it waits: {ran:?}"
+    );
+    journal_matches_server(&sim, &work, n);
+}

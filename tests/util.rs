@@ -165,6 +165,10 @@ pub fn run_cmd(sim: &Sim, work: &Work, csv: &Path) -> Command {
             "200ms",
             "--timeout",
             "5s",
+            // The shortest window `run` accepts with that timeout: tests whose requests go
+            // unanswered wait this long before their lookup.
+            "--settle",
+            "5s",
         ])
         .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN);
     cmd

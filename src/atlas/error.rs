@@ -98,6 +98,16 @@ impl CallError {
         }
     }
 
+    /// Whether Atlas itself finished with the request: false when no answer came back, or only
+    /// a gateway's 502 or 504, behind which Atlas may still be working on it.
+    pub fn was_answered(&self) -> bool {
+        match self {
+            CallError::NotSent(_) | CallError::NoAnswer(_) => false,
+            CallError::Status { status, .. } => !matches!(status, 502 | 504),
+            CallError::BadAnswer { .. } => true,
+        }
+    }
+
     /// The HTTP status, when there was an answer.
     pub fn http_status(&self) -> Option<u16> {
         match self {

@@ -4,7 +4,7 @@
 mod passes;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, anyhow};
 use serde_json::json;
@@ -24,7 +24,7 @@ use crate::progress::{self, DisplayMode};
 use crate::roster::NameSet;
 use crate::simulator::{SimConfig, Simulator, SimulatorHandle};
 use crate::summary::Summary;
-use crate::util::{hostname, os_user};
+use crate::util::{hostname, human_duration, os_user};
 
 /// Journal used with `--simulate` unless `--journal` says otherwise, so that demonstrations
 /// never mix with the journal of real runs.
@@ -48,7 +48,12 @@ struct Target {
     _simulator: Option<SimulatorHandle>,
 }
 
+/// Added to `--timeout` for the default settle window: how long Atlas may go on working on a
+/// request after the client stopped waiting for it.
+const SETTLE_MARGIN: Duration = Duration::from_secs(30);
+
 pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
+    let settle = settle_window(&args)?;
     let target = target(&args).await?;
     let options = args.input.roster_options()?;
     let mode = DisplayMode::detect(args.quiet || args.format == Format::Json);
@@ -112,6 +117,8 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
 
     let mut journal = Journal::open(&journal_path).map_err(Failure::usage)?;
     journal.lock_for_run().map_err(Failure::usage)?;
+    // Holding the lock, no earlier run is still sending: its last request left before now.
+    let locked_at = SystemTime::now();
     let new_run = NewRun {
         org_id: target.org_id.clone(),
         csv_path: args.csv.display().to_string(),
@@ -172,6 +179,20 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         );
     }
 
+    let earlier_requests_settled_at = if plan.rows.iter().any(|row| row.unresolved) {
+        let last_send = journal
+            .previous_run_last_send(run_id)
+            .map_err(|e| Failure::aborted(anyhow!(e)))?
+            .map_or(locked_at, |at| at.min(locked_at));
+        let at = last_send + settle;
+        if mode != DisplayMode::Quiet {
+            settle_note(&plan.rows, at);
+        }
+        Some(at)
+    } else {
+        None
+    };
+
     let planned = plan.rows.len() as u64;
     let (display_tx, display_rx) = mpsc::unbounded_channel();
     let display = tokio::spawn(progress::consume(display_rx, mode, plan.rows.len() as u64));
@@ -188,6 +209,8 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         PipelineConfig {
             concurrency: args.concurrency.into(),
             retry: RetryPolicy::new(args.max_attempts, args.max_backoff),
+            settle,
+            earlier_requests_settled_at,
         },
         plan.rows,
     )
@@ -364,6 +387,41 @@ async fn dry_run(
     Ok(summary.exit_code)
 }
 
+/// `--settle`, or its default, checked against `--timeout`: a shorter window would let a lookup
+/// run while Atlas may still be working on the request it is meant to settle.
+fn settle_window(args: &RunArgs) -> Result<Duration, Failure> {
+    match args.settle {
+        None => Ok(args.timeout + SETTLE_MARGIN),
+        Some(settle) if settle >= args.timeout => Ok(settle),
+        Some(settle) => Err(Failure::usage(anyhow!(
+            "--settle {} is shorter than --timeout {}: Atlas may still be working on a request \
+             when its lookup runs, and the person would be invited twice; pass --settle of at \
+             least {}",
+            human_duration(settle),
+            human_duration(args.timeout),
+            human_duration(args.timeout)
+        ))),
+    }
+}
+
+/// Says that people left `in_flight` by an earlier run wait until its requests have settled.
+fn settle_note(rows: &[crate::journal::PlannedRow], at: SystemTime) {
+    let count = rows.iter().filter(|row| row.unresolved).count();
+    match at.duration_since(SystemTime::now()) {
+        Ok(wait) if !wait.is_zero() => eprintln!(
+            "{count} people were left in flight by an earlier run that may have sent their \
+             invitations until moments ago: they are looked up with Atlas in {} (the settle \
+             window, --settle), and sent again only if Atlas has no invitation; everybody else \
+             goes ahead meanwhile",
+            human_duration(wait)
+        ),
+        _ => eprintln!(
+            "{count} people were left in flight by an earlier run: looking them up with Atlas \
+             before sending again"
+        ),
+    }
+}
+
 /// `--strict` with invalid rows: the summary says so, nothing was sent (or written).
 fn strict_refusal(args: &RunArgs, mut summary: Summary) -> i32 {
     summary.exit_code = INCOMPLETE;
@@ -406,6 +464,7 @@ fn run_options(args: &RunArgs, rate: Rate) -> serde_json::Value {
         "max_attempts": args.max_attempts,
         "max_backoff_ms": args.max_backoff.as_millis() as u64,
         "timeout_ms": args.timeout.as_millis() as u64,
+        "settle_ms": settle_window(args).map_or(0, |d| d.as_millis() as u64),
         "default_role": args.input.default_role.as_str(),
         "input": args.input.to_json(),
         "strict": args.strict,

@@ -20,7 +20,7 @@ pub use lifecycle::{MembershipState, Observation, ReconcileRun, ReconcileTotals}
 pub use queries::{
     NewRun, Plan, PlanOptions, PlannedRow, Planner, RunRecord, RunTotals, StatusCount,
 };
-pub use recorder::{Recorder, RecorderHandle};
+pub use recorder::{Recorder, RecorderGone, RecorderHandle};
 pub use reports::{AttemptReport, InviteFilter, InviteReport, ProjectRoles, RunReport};
 pub use store::Journal;
 

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
@@ -140,6 +141,26 @@ impl Journal {
             )
             .map_err(|e| sql(&path, e))?;
         Ok(())
+    }
+
+    /// The last moment the run before `run_id` can have sent a request: when it ended, else
+    /// when its last lease ran out (see `pipeline::lease`). `None` when it left neither (killed
+    /// before its first lease, or made by a version without leases), or there is no such run.
+    pub fn previous_run_last_send(&self, run_id: i64) -> Result<Option<SystemTime>, JournalError> {
+        let ends: Option<(Option<String>, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT finished_at, lease_until FROM runs WHERE id < ?1 ORDER BY id DESC LIMIT 1",
+                params![run_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| sql(self.path(), e))?;
+        Ok(ends.and_then(|(finished, lease)| {
+            finished
+                .or(lease)
+                .and_then(|text| humantime::parse_rfc3339_weak(&text).ok())
+        }))
     }
 
     /// The current status of each given person, for `--dry-run` (which must not write).

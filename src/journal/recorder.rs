@@ -274,7 +274,13 @@ fn apply(
         }
         Event::Attempt(record) => record_attempt(tx, run_id, org_id, record)?,
         Event::Finished(result) => record_result(tx, run_id, org_id, now, result)?,
+        Event::Lease { until } => {
+            tx.prepare_cached("UPDATE runs SET lease_until = ?2 WHERE id = ?1")?
+                .execute(params![run_id, rfc3339(*until)])?;
+        }
         Event::Retrying { .. }
+        | Event::Settling { .. }
+        | Event::Settled { .. }
         | Event::RateLimited { .. }
         | Event::Stopping(_)
         | Event::Deprecated { .. } => {}

@@ -37,6 +37,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0005_status_index",
         include_str!("../../migrations/0005_status_index.sql"),
     ),
+    (
+        "0006_run_lease",
+        include_str!("../../migrations/0006_run_lease.sql"),
+    ),
 ];
 
 /// How long a connection waits for another's write lock before giving up. Reads from `status`

@@ -146,6 +146,14 @@ pub enum Event {
     Finished(RowResult),
     /// The pipeline stops taking new rows.
     Stopping(StopReason),
+    /// The run may send until `until`: committed to `runs.lease_until` before any request
+    /// relies on it (see `pipeline::lease`).
+    Lease { until: SystemTime },
+    /// A request for `email` may still be worked on by Atlas: the row waits `wait` (the settle
+    /// window) before the lookup that decides whether to send again.
+    Settling { email: String, wait: Duration },
+    /// The wait announced by `Settling` is over (or the run stopped during it).
+    Settled { email: String },
     /// Atlas marks the endpoint in use as deprecated (`Sunset` header); sent once per run.
     Deprecated {
         endpoint: &'static str,

@@ -5,6 +5,7 @@
 //! the journal's recorder, which commits them and passes them on to the display.
 
 pub mod events;
+pub mod lease;
 pub mod rate;
 pub mod retry;
 mod stop;
@@ -12,8 +13,10 @@ mod worker;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::atlas::client::AtlasClient;
 use crate::journal::{PlannedRow, Recorder};
@@ -27,6 +30,13 @@ pub struct PipelineConfig {
     /// Requests in flight at once.
     pub concurrency: usize,
     pub retry: RetryPolicy,
+    /// How long after an invitation request whose outcome is unknown (no answer, a timeout, a
+    /// 502 or 504) Atlas may still be working on it. The person is looked up only once this
+    /// has passed since the request was sent, so that the lookup's "not found" is final.
+    pub settle: Duration,
+    /// Rows left `in_flight` by an earlier run are looked up no earlier than this: the last
+    /// moment that run can have sent a request, plus [`settle`](Self::settle).
+    pub earlier_requests_settled_at: Option<SystemTime>,
 }
 
 /// Batches of rows marked `in_flight` ahead of the workers. Two keep the workers fed while the
@@ -42,6 +52,9 @@ const MARK_BATCH_FACTOR: usize = 2;
 /// What the pipeline's workers share.
 struct Shared {
     client: AtlasClient,
+    /// Requests on the wire at once: `--concurrency`.
+    request_slots: Arc<Semaphore>,
+    lease: lease::LeaseView,
     gate: Arc<RateGate>,
     recorder: Recorder,
     stop: Arc<StopSignal>,
@@ -110,8 +123,23 @@ pub async fn run(
     config: PipelineConfig,
     rows: Vec<PlannedRow>,
 ) -> PipelineOutcome {
+    let Some((lease, keeper)) = lease::acquire(recorder.clone(), Arc::clone(&stop)).await else {
+        stop.stop(events::StopReason::JournalFailed(
+            "the run's lease could not be committed".into(),
+        ));
+        recorder.emit(events::Event::Stopping(
+            stop.reason().expect("the reason was just set"),
+        ));
+        return PipelineOutcome {
+            requests: 0,
+            stopped: stop.reason(),
+        };
+    };
+    let concurrency = config.concurrency.max(1);
     let shared = Arc::new(Shared {
         client,
+        request_slots: Arc::new(Semaphore::new(concurrency)),
+        lease,
         gate,
         recorder,
         stop: Arc::clone(&stop),
@@ -123,19 +151,31 @@ pub async fn run(
     // workers still consume the current one: one commit per batch instead of one per request,
     // and never on a request's path. Rows stop being pulled as soon as the run stops; those
     // never pulled stay `pending`.
-    let batch = config.concurrency.max(1) * MARK_BATCH_FACTOR;
+    //
+    // A row is taken only with one of `--concurrency` row slots. A row waiting for its settle
+    // window gives its slot back, so that one slow answer does not hold up the rows behind it;
+    // every row still in the run is polled here, so none is lost or left running on its own.
+    let batch = concurrency * MARK_BATCH_FACTOR;
     let marking = Arc::clone(&shared);
     let pulling = Arc::clone(&stop);
+    let row_slots = Arc::new(Semaphore::new(concurrency));
     futures::stream::iter(rows)
         .take_while(move |_| std::future::ready(!pulling.is_stopped()))
         .chunks(batch)
         .map(move |chunk| mark_in_flight(Arc::clone(&marking), chunk))
         .buffered(MARKED_AHEAD)
         .flat_map(futures::stream::iter)
-        .for_each_concurrent(config.concurrency.max(1), |row| {
-            worker::RowTask::new(Arc::clone(&shared), row).run()
+        .then(move |row| {
+            let slots = Arc::clone(&row_slots);
+            async move { (row, slots.acquire_owned().await.ok()) }
+        })
+        .for_each_concurrent(None, |(row, slot)| {
+            worker::RowTask::new(Arc::clone(&shared), row, slot).run()
         })
         .await;
+    keeper.abort();
+    // Its clone of the recorder must be gone before the journal thread can finish.
+    let _ = keeper.await;
     if let Some(reason) = stop.reason() {
         shared.recorder.emit(events::Event::Stopping(reason));
     }
@@ -144,3 +184,6 @@ pub async fn run(
         stopped: stop.reason(),
     }
 }
+
+/// A row's hold on one of the `--concurrency` row slots; see [`run`].
+type RowSlot = Option<OwnedSemaphorePermit>;

@@ -2,16 +2,18 @@
 //! answer, retry or look the person up, and emit the result.
 //!
 //! The rules that keep invites exactly-once live here and in `pipeline::run`: a request goes
-//! out only after its row's `in_flight` mark is committed; a request whose outcome is unknown
-//! is followed by a lookup, never by a blind resend; and a row is only reported `failed` when
-//! Atlas really refused it.
+//! out only after its row's `in_flight` mark is committed, and while the run's lease is valid; a
+//! request whose outcome is unknown is followed by a lookup, never by a blind resend, and that
+//! lookup waits until Atlas can no longer be working on the request (the settle window), since
+//! a lookup made while the request is still being processed finds nothing; and a row is only
+//! reported `failed` when Atlas really refused it.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::Shared;
 use super::events::{AttemptKind, AttemptOutcome, AttemptRecord, Event, RowResult, StopReason};
+use super::{RowSlot, Shared};
 use crate::atlas::error::{CallError, ErrorClass};
 use crate::atlas::model::InvitationRequest;
 use crate::journal::{InviteStatus, PlannedRow};
@@ -38,7 +40,8 @@ impl Last {
 enum Next {
     Done(InviteStatus, Option<String>),
     Retry(Option<Duration>),
-    /// Send again at once (a lookup found nothing, so the POST is safe).
+    /// Go on at once: send again (a lookup found nothing, so the POST is safe), or look up
+    /// (after the settle window, when one is set).
     Continue,
     Stop,
 }
@@ -50,6 +53,18 @@ pub(super) struct RowTask {
     request: InvitationRequest,
     /// True while the outcome of an earlier request for this row is unknown.
     unresolved: bool,
+    /// When set, the lookup of an unknown outcome waits until then: Atlas may still be working
+    /// on the request before that.
+    settle_until: Option<tokio::time::Instant>,
+    /// True once any request for this row (in this run or an earlier one) had an unknown
+    /// outcome: a later "already invited" may then be our own invitation.
+    ours_maybe: bool,
+    /// Atlas answered our resend "already invited": the lookup that follows must find it.
+    conflicted: bool,
+    /// The row's hold on a row slot, given back while it waits for its settle window.
+    slot: RowSlot,
+    /// When the last invitation request left.
+    last_sent: tokio::time::Instant,
     /// True once a request for this row was sent and could have been acted on in this run, so
     /// that a stop leaves the row `in_flight` rather than `pending`.
     attempts: u32,
@@ -59,13 +74,25 @@ pub(super) struct RowTask {
 }
 
 impl RowTask {
-    pub(super) fn new(shared: Arc<Shared>, row: PlannedRow) -> RowTask {
+    pub(super) fn new(shared: Arc<Shared>, row: PlannedRow, slot: RowSlot) -> RowTask {
         let email_key = row.invitee.email_key();
+        // A row an earlier run left `in_flight` waits until that run's requests have settled.
+        let settle_until = row
+            .unresolved
+            .then(|| shared.config.earlier_requests_settled_at)
+            .flatten()
+            .and_then(|at| at.duration_since(SystemTime::now()).ok())
+            .map(|wait| tokio::time::Instant::now() + wait);
         RowTask {
             request: row.invitee.to_request(),
             email: row.invitee.email,
             email_key,
             unresolved: row.unresolved,
+            settle_until,
+            ours_maybe: row.unresolved,
+            conflicted: false,
+            slot,
+            last_sent: tokio::time::Instant::now(),
             shared,
             attempts: 0,
             last: Last::default(),
@@ -83,9 +110,23 @@ impl RowTask {
             if self.attempts >= policy.max_attempts {
                 return self.give_up();
             }
+            if let Some(until) = self.settle_until.take() {
+                self.settle(until).await;
+                continue;
+            }
+            let shared = Arc::clone(&self.shared);
+            let _request_slot = tokio::select! {
+                slot = shared.request_slots.acquire() => slot.ok(),
+                () = shared.stop.stopped() => continue,
+            };
             tokio::select! {
-                () = self.shared.gate.acquire() => {}
-                () = self.shared.stop.stopped() => continue,
+                () = shared.gate.acquire() => {}
+                () = shared.stop.stopped() => continue,
+            }
+            // An invitation leaves only under a valid lease, so that a later run knows when
+            // this one's last request can have left (see `pipeline::lease`). Lookups are reads.
+            if !self.unresolved && !self.shared.lease.clone().allows_sending(&shared.stop).await {
+                continue;
             }
             self.attempts += 1;
             let next = if self.unresolved {
@@ -120,6 +161,29 @@ impl RowTask {
         }
     }
 
+    /// Waits until `until` without holding a row slot, unless the run stops first; the lookup
+    /// that follows is then final.
+    async fn settle(&mut self, until: tokio::time::Instant) {
+        let now = tokio::time::Instant::now();
+        if until <= now {
+            return;
+        }
+        self.flush_attempt();
+        self.slot = None;
+        self.shared.recorder.emit(Event::Settling {
+            email: self.email.clone(),
+            wait: until - now,
+        });
+        let stop = Arc::clone(&self.shared.stop);
+        tokio::select! {
+            () = tokio::time::sleep_until(until) => {}
+            () = stop.stopped() => {}
+        }
+        self.shared.recorder.emit(Event::Settled {
+            email: self.email.clone(),
+        });
+    }
+
     /// Sends the invitation once.
     async fn invite(&mut self) -> Next {
         // The row was marked `in_flight`, durably, before it reached this worker (see
@@ -127,6 +191,7 @@ impl RowTask {
         let shared = Arc::clone(&self.shared);
         let sent_at = SystemTime::now();
         let started = Instant::now();
+        self.last_sent = tokio::time::Instant::now();
         shared.requests.fetch_add(1, Ordering::Relaxed);
         let result = shared.client.invite(&self.request).await;
         let latency = started.elapsed();
@@ -188,7 +253,13 @@ impl RowTask {
                             AttemptOutcome::NotFound,
                         );
                         self.unresolved = false;
-                        Next::Continue
+                        if self.conflicted {
+                            // Atlas says the person has a pending invitation but lists none
+                            // (accepted meanwhile, say): report what Atlas said.
+                            Next::Done(InviteStatus::AlreadyInvited, None)
+                        } else {
+                            Next::Continue
+                        }
                     }
                 }
             }
@@ -212,6 +283,13 @@ impl RowTask {
             self.shared.gate.on_answer(rate);
         }
         let (outcome, next) = match class {
+            ErrorClass::AlreadyInvited if kind == AttemptKind::Invite && self.ours_maybe => {
+                // An earlier request for this person had an unknown outcome: Atlas had created
+                // that invitation after all. Look it up, to record it as ours, with its id.
+                self.unresolved = true;
+                self.conflicted = true;
+                (AttemptOutcome::AlreadyInvited, Next::Continue)
+            }
             ErrorClass::AlreadyInvited if kind == AttemptKind::Invite => (
                 AttemptOutcome::AlreadyInvited,
                 Next::Done(InviteStatus::AlreadyInvited, None),
@@ -239,9 +317,19 @@ impl RowTask {
                 )
             }
             ErrorClass::Transient => (AttemptOutcome::Retry, Next::Retry(None)),
-            ErrorClass::Unknown => {
-                // A lookup that got no answer changes nothing: the row stays unresolved.
+            ErrorClass::Unknown if kind == AttemptKind::Invite && !error.was_answered() => {
+                // No answer: Atlas may still be working on the request. Look the person up only
+                // once it cannot be any more, or the lookup may miss the invitation it creates.
                 self.unresolved = true;
+                self.ours_maybe = true;
+                self.settle_until = Some(self.last_sent + self.shared.config.settle);
+                (AttemptOutcome::Unknown, Next::Continue)
+            }
+            ErrorClass::Unknown => {
+                // An answer that could not be read (Atlas is done with the request: look it up
+                // at once), or a lookup that got no answer, which changes nothing.
+                self.unresolved = true;
+                self.ours_maybe |= kind == AttemptKind::Invite;
                 (AttemptOutcome::Unknown, Next::Retry(None))
             }
             ErrorClass::Permanent | ErrorClass::AlreadyInvited | ErrorClass::AlreadyMember => (

@@ -275,6 +275,10 @@ pub enum Fault {
     OkWithoutId,
     /// An `ApiError` with this status; nothing is created.
     Status(u16),
+    /// The server works on the request this many milliseconds longer, then creates the
+    /// invitation and answers, whether or not the client is still there: a client that times
+    /// out meanwhile has had its invitation created all the same.
+    Slow(u64),
 }
 
 impl fmt::Display for Fault {
@@ -292,12 +296,13 @@ impl fmt::Display for Fault {
             Fault::TruncatedJson => f.write_str("truncated"),
             Fault::OkWithoutId => f.write_str("no-id"),
             Fault::Status(status) => write!(f, "status:{status}"),
+            Fault::Slow(ms) => write!(f, "slow:{ms}"),
         }
     }
 }
 
 /// Parses the names `Display` prints: `500`, `html503`, `429`, `429:SECS`, `drop`, `hang`,
-/// `html502`, `truncated`, `no-id` and `status:CODE` (case-insensitive), so a command line can
+/// `html502`, `truncated`, `no-id`, `slow:MILLIS` and `status:CODE` (case-insensitive), so a command line can
 /// script faults too.
 impl FromStr for Fault {
     type Err = String;
@@ -321,6 +326,10 @@ impl FromStr for Fault {
                     Fault::RateLimited {
                         retry_after: Some(secs),
                     }
+                } else if let Some(ms) = other.strip_prefix("slow:") {
+                    Fault::Slow(ms.parse().map_err(|_| {
+                        format!("fault {text:?} needs milliseconds, like slow:3000")
+                    })?)
                 } else if let Some(code) = other.strip_prefix("status:") {
                     match code.parse::<u16>() {
                         Ok(code) if (400..=599).contains(&code) => Fault::Status(code),
@@ -329,7 +338,7 @@ impl FromStr for Fault {
                 } else {
                     return Err(format!(
                         "unknown fault {text:?} (expected 500, html503, 429, 429:SECS, drop, \
-                         hang, html502, truncated, no-id or status:CODE)"
+                         hang, html502, truncated, no-id, slow:MILLIS or status:CODE)"
                     ));
                 }
             }

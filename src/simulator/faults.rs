@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::Response;
 use tokio::sync::Notify;
 
@@ -25,8 +24,8 @@ use super::state::{Conflict, NewInvitation, SimState, bump};
 /// never times out does not pin a task forever.
 const HANG_LIMIT: Duration = Duration::from_secs(60 * 60);
 
-/// Lets a request handler close the connection it arrived on. The connection task puts one in
-/// each request's extensions and watches it (see `server.rs`).
+/// Closes a connection without answering. The connection task watches it; the serving code
+/// triggers it when a handler's answer carries the [`DropConnection`] mark (see `server.rs`).
 #[derive(Clone)]
 pub(crate) struct ConnControl {
     kill: Arc<Notify>,
@@ -39,16 +38,17 @@ impl ConnControl {
         }
     }
 
-    /// The control of the connection `parts` arrived on, when it came through the server.
-    pub(crate) fn of(parts: &Parts) -> Option<ConnControl> {
-        parts.extensions.get::<ConnControl>().cloned()
-    }
-
-    /// Makes the connection task drop the connection, and with it the handler, at once. No
-    /// response bytes are written, so the client sees the connection close mid-request.
+    /// Makes the connection task drop the connection at once. No response bytes are written, so
+    /// the client sees the connection close mid-request.
     pub(crate) fn drop_connection(&self) {
         // `notify_one` stores a permit when nobody waits yet, so the signal cannot be lost.
         self.kill.notify_one();
+    }
+
+    /// Whether a handler's answer asks for its connection to be dropped instead (see
+    /// [`drop_connection`]).
+    pub(crate) fn wants_drop(response: &Response) -> bool {
+        response.extensions().get::<DropConnection>().is_some()
     }
 
     /// Completes once a handler has asked for the connection to be dropped.
@@ -84,7 +84,6 @@ pub(super) async fn create(
     reply: &Reply,
     org_id: &str,
     new: &NewInvitation,
-    conn: Option<ConnControl>,
 ) -> Response {
     let created = |shape| {
         created_or_conflict(sim, reply, org_id, new, |invitation| {
@@ -101,6 +100,10 @@ pub(super) async fn create(
             reply.rate_limited("RATE_LIMITED", retry_after, retry_after)
         }
         Some(Fault::Status(status)) => resource.status_fault(reply, status),
+        Some(Fault::Slow(ms)) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            created(Shape::Whole)
+        }
         Some(Fault::TruncatedJson) => created(Shape::Truncated),
         Some(Fault::OkWithoutId) => created(Shape::WithoutId),
         Some(Fault::RecordThenDrop) => {
@@ -108,12 +111,12 @@ pub(super) async fn create(
             // lost either way, which is exactly the ambiguity this fault exists to produce.
             let _ = sim.create(org_id, new);
             bump(&sim.counters.dropped);
-            drop_connection(conn).await
+            drop_connection()
         }
         Some(Fault::Hang) => {
             bump(&sim.counters.hung);
             tokio::time::sleep(HANG_LIMIT).await;
-            drop_connection(conn).await
+            drop_connection()
         }
     }
 }
@@ -148,11 +151,17 @@ fn created_or_conflict(
     }
 }
 
-/// Closes the connection this request came on without a byte of answer, and never returns:
-/// the connection task drops this handler together with the connection.
-async fn drop_connection(conn: Option<ConnControl>) -> Response {
-    if let Some(conn) = conn {
-        conn.drop_connection();
-    }
-    std::future::pending().await
+/// Marks an answer that must not be sent: the server drops the connection instead.
+#[derive(Clone, Copy)]
+struct DropConnection;
+
+/// Closes the connection this request came on without a byte of answer. The handler itself
+/// finishes (the server is done with the request); the serving code sees the mark and drops the
+/// connection rather than write the answer. Called outside the server (no connection), the
+/// marked answer is a bare 500.
+fn drop_connection() -> Response {
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response.extensions_mut().insert(DropConnection);
+    response
 }

@@ -21,7 +21,7 @@ use axum::routing::any;
 use crate::atlas::model::{ApiError, Invitation, MEDIA_TYPE_2023_01_01};
 
 use super::admission::{self, Endpoint, Versioning, admit, media_types, read_valid};
-use super::faults::{self, ConnControl, Creating, Shape};
+use super::faults::{self, Creating, Shape};
 use super::reply::{Deprecated, Reply, raw};
 use super::state::SimState;
 use super::validate::validate;
@@ -183,8 +183,7 @@ async fn answer(sim: &SimState, version: Version, org_id: &str, request: Request
     if let Some(error) = super::directory::unknown_ids(sim, &new) {
         return reply.error(error);
     }
-    let conn = ConnControl::of(&parts);
-    faults::create(sim, &version, &reply, org_id, &new, conn).await
+    faults::create(sim, &version, &reply, org_id, &new).await
 }
 
 impl Creating for Version {

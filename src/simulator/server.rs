@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -115,10 +118,8 @@ async fn serve_connection(stream: TcpStream, state: Arc<SimState>, app: Router) 
     let _ = stream.set_nodelay(true);
     let control = ConnControl::new();
     let watch = control.clone();
-    let service = service_fn(move |mut request: hyper::Request<Incoming>| {
-        bump(&state.counters.requests);
-        request.extensions_mut().insert(control.clone());
-        app.clone().oneshot(request)
+    let service = service_fn(move |request: hyper::Request<Incoming>| {
+        handle(Arc::clone(&state), app.clone(), control.clone(), request)
     });
     let mut builder = http1::Builder::new();
     // No header-read timeout: closing an idle keep-alive connection from the server side
@@ -130,6 +131,52 @@ async fn serve_connection(stream: TcpStream, state: Arc<SimState>, app: Router) 
         _ = connection => {}
         _ = watch.dropped() => {}
     }
+}
+
+/// Largest body buffered before a request is handed to its handler; the handlers refuse
+/// anything above 1 MiB themselves, with Atlas's answer.
+const MAX_BUFFERED_BODY: usize = 2 << 20;
+
+/// Serves one request the way a real server does: the whole request is read first, then the
+/// work runs on a task of its own, which goes on (latency, recording the invitation) even when
+/// the client has given up and closed the connection. A client that times out therefore cannot
+/// assume that its request was not acted on, which is exactly what Atlas does to it.
+async fn handle(
+    state: Arc<SimState>,
+    app: Router,
+    control: ConnControl,
+    request: hyper::Request<Incoming>,
+) -> Result<Response, std::convert::Infallible> {
+    bump(&state.counters.requests);
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(Body::new(body), MAX_BUFFERED_BODY).await {
+        Ok(bytes) => Body::from(bytes),
+        // Too large or cut off: the handler's own body check answers it.
+        Err(_) => Body::from_stream(futures::stream::once(async {
+            Err::<bytes::Bytes, io::Error>(io::Error::other("request body could not be read"))
+        })),
+    };
+    let work = tokio::spawn(app.oneshot(Request::from_parts(parts, body)));
+    let response = match work.await {
+        Ok(Ok(response)) => response,
+        Ok(Err(never)) => match never {},
+        Err(_) => return Ok(hung_up()),
+    };
+    if ConnControl::wants_drop(&response) {
+        // Never completing keeps hyper from writing a byte; the connection task sees the
+        // signal and drops the connection with this future.
+        control.drop_connection();
+        std::future::pending::<()>().await;
+    }
+    Ok(response)
+}
+
+/// What a handler task that panicked or was cancelled answers: a bare 500, as a crashed
+/// server's front end would.
+fn hung_up() -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+    response
 }
 
 /// Runs a simulator on 127.0.0.1:`port` until Ctrl-C or SIGTERM. The first line on stdout is

@@ -27,7 +27,7 @@ use crate::atlas::users::{
 
 use super::admission::{self, Endpoint, Versioning, admit, media_types, read_valid};
 use super::directory::{Paging, last};
-use super::faults::{self, ConnControl, Creating, Shape};
+use super::faults::{self, Creating, Shape};
 use super::reply::Reply;
 use super::state::{Closed, SimState, SimUser};
 use super::user_request::validate_user_request;
@@ -115,8 +115,7 @@ async fn answer(sim: &SimState, org_id: &str, request: Request) -> Response {
         Ok(new) => new,
         Err(refusal) => return refusal,
     };
-    let conn = ConnControl::of(&parts);
-    faults::create(sim, &Users, &reply, org_id, &new, conn).await
+    faults::create(sim, &Users, &reply, org_id, &new).await
 }
 
 /// `GET`: one page of the people in the requested states.
