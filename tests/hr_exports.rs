@@ -622,7 +622,8 @@ fn refused_credentials_while_listing_abort_before_anything_is_sent() {
     let csv = work.write("people.csv", "email,teams\nada@example.com,Platform\n");
     let ran = exec(run_cmd(&sim, &work, &csv).env("MONGODB_ATLAS_ACCESS_TOKEN", "wrong-token"));
     assert_eq!(ran.code, 3, "{ran:?}");
-    assert!(ran.stderr.contains("failed to list the teams"), "{ran:?}");
+    // The organization check before anything else catches them.
+    assert!(ran.stderr.contains("refused the credentials"), "{ran:?}");
     assert_eq!(sim.stats().invite_posts, 0);
 }
 

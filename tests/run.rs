@@ -58,7 +58,9 @@ fn rerun_sends_nothing_new() {
     let before = sim.stats().requests;
     let ran = exec(run_cmd(&sim, &work, &csv).args(["--format", "json"]));
     assert_eq!(ran.code, 0, "{ran:?}");
-    assert_eq!(sim.stats().requests, before, "a rerun sends nothing");
+    // Only the organization check before sending, a lookup, reaches Atlas.
+    assert_eq!(sim.stats().requests, before + 1, "a rerun sends nothing");
+    assert_eq!(sim.stats().invite_posts, 5, "a rerun sends nothing");
     assert_eq!(ran.json()["skipped"], 5);
     assert_eq!(
         work.query("SELECT skipped FROM runs WHERE id = 2"),
@@ -160,7 +162,7 @@ fn retries_stop_after_max_attempts() {
 }
 
 #[test]
-fn unauthorized_stops_the_run_and_leaves_the_rest_pending() {
+fn unauthorized_stops_the_run_before_anything_is_sent_or_written() {
     let sim = Sim::healthy();
     let work = Work::new();
     let csv = work.write("people.csv", people_csv(20));
@@ -170,14 +172,12 @@ fn unauthorized_stops_the_run_and_leaves_the_rest_pending() {
             .args(["--concurrency", "1"]),
     );
     assert_eq!(ran.code, 3, "{ran:?}");
+    assert!(ran.stderr.contains("refused the credentials"), "{ran:?}");
     assert!(ran.stderr.contains("Organization Owner"), "{ran:?}");
-    assert_eq!(sim.stats().requests, 1, "no request after the 401");
-    assert_eq!(sim.stats().created, 0);
-    assert_eq!(
-        work.query("SELECT count(*) FROM invites WHERE status = 'pending'"),
-        vec!["20"]
-    );
-    assert_eq!(work.query("SELECT exit_code FROM runs"), vec!["3"]);
+    assert!(!ran.stderr.contains("wrong-token"), "{ran:?}");
+    assert_eq!(sim.stats().requests, 1, "only the organization check");
+    assert_eq!(sim.stats().invite_posts, 0);
+    assert!(!work.journal().exists(), "nothing written");
 }
 
 #[test]
@@ -398,4 +398,24 @@ fn status_shows_counts_and_runs() {
             .arg(work.path("none.db")),
     );
     assert_eq!(ran.code, 2, "{ran:?}");
+}
+
+/// A wrong organization id ends the run after one lookup, before any invitation is sent or
+/// anything is written to the journal.
+#[test]
+fn an_unknown_organization_is_refused_before_anything_is_sent() {
+    // Only ORG exists in the test simulators.
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(5));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--org", "aaaaaaaaaaaaaaaaaaaaaaaa"]));
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(
+        ran.stderr
+            .contains("no organization aaaaaaaaaaaaaaaaaaaaaaaa"),
+        "{ran:?}"
+    );
+    assert!(ran.stderr.contains("nothing was sent"), "{ran:?}");
+    assert_eq!(sim.stats().invite_posts, 0);
+    assert!(!work.journal().exists(), "nothing written");
 }

@@ -13,7 +13,7 @@ use crate::cli::{DoctorArgs, Format};
 use crate::exit::{ABORTED, Failure, SUCCESS, USAGE};
 
 /// Looked up by the check: the `.invalid` top-level domain can never hold a real mailbox.
-const PROBE_EMAIL: &str = "atlas-invite-doctor@example.invalid";
+pub(super) const PROBE_EMAIL: &str = "atlas-invite-doctor@example.invalid";
 
 #[derive(Serialize)]
 struct Check {

@@ -2,6 +2,7 @@
 //! summarise. How the file is read (once, or twice for names and `--strict`) is in `passes`.
 
 mod passes;
+mod preflight;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -114,6 +115,14 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         envelope: args.envelope,
     })
     .map_err(Failure::usage)?;
+    // A file that cannot be read is the user's to fix before anybody asks Atlas anything.
+    std::fs::File::open(&args.csv).map_err(|source| {
+        Failure::usage(crate::roster::RosterError::Io {
+            path: args.csv.clone(),
+            source,
+        })
+    })?;
+    preflight::check(&client).await?;
 
     let mut journal = Journal::open(&journal_path).map_err(Failure::usage)?;
     journal.lock_for_run().map_err(Failure::usage)?;
