@@ -419,3 +419,34 @@ fn an_unknown_organization_is_refused_before_anything_is_sent() {
     assert_eq!(sim.stats().invite_posts, 0);
     assert!(!work.journal().exists(), "nothing written");
 }
+
+/// After a run, the `.db` alone is the whole journal: a copy of just that file (an auditor's
+/// copy, a CI artifact) holds every result and the run's end.
+#[test]
+fn the_journal_file_alone_is_whole_after_a_run() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(300));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--concurrency", "16"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let wal = work.path("journal.db-wal");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "the WAL is empty or gone"
+    );
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(work.journal(), copy.path().join("copy.db")).unwrap();
+    let conn = rusqlite::Connection::open(copy.path().join("copy.db")).unwrap();
+    let invited: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM invites WHERE status = 'invited'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(invited, 300);
+    let exit: Option<i64> = conn
+        .query_row("SELECT exit_code FROM runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(exit, Some(0));
+}

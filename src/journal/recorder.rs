@@ -129,7 +129,20 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 /// checkpoint from another connection never blocks the writer.
 struct Checkpointer {
     /// Dropping it stops the thread.
-    _stop: std::sync::mpsc::Sender<()>,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Checkpointer {
+    /// Stops the thread and waits until its connection is closed, so that the journal's own
+    /// connection is the last one and leaves the file whole when it closes (see `Journal`'s
+    /// `Drop`); a process that exits first would leave the WAL beside the file.
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Checkpointer {
@@ -153,7 +166,10 @@ impl Checkpointer {
                 }
             });
         match spawned {
-            Ok(_) => Some(Checkpointer { _stop: stop }),
+            Ok(thread) => Some(Checkpointer {
+                stop: Some(stop),
+                thread: Some(thread),
+            }),
             Err(_) => {
                 let _ =
                     journal

@@ -61,6 +61,19 @@ impl std::fmt::Debug for Journal {
     }
 }
 
+impl Drop for Journal {
+    /// A command that wrote leaves the journal whole in its one file: everything in the WAL is
+    /// copied into the database and the WAL emptied, so that a copy of the `.db` alone (an
+    /// auditor's copy, a CI artifact) holds every result and the run's end.
+    fn drop(&mut self) {
+        if self.conn.is_readonly(rusqlite::MAIN_DB) == Ok(false) {
+            // Best effort: a reader holding a snapshot can delay it past the busy timeout, and
+            // the next writer's checkpoint then finishes the job.
+            let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+        }
+    }
+}
+
 impl Journal {
     /// Opens the journal at `path` for writing, creating it (readable by its owner only) when it
     /// does not exist, and applies any migration not applied yet.
