@@ -467,3 +467,41 @@ fn double_ctrl_c_then_an_immediate_rerun_never_invites_twice() {
     );
     journal_matches_server(&sim, &work, n);
 }
+
+/// SIGTERM while a large file is being planned: the planning rolls back, the summary says so,
+/// and the exit code is the documented one for an interruption.
+#[cfg(unix)]
+#[test]
+fn sigterm_during_planning_exits_3_with_a_summary_and_an_unchanged_journal() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(200_000));
+    let child = run_cmd(&sim, &work, &csv)
+        .args(["--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The journal is created just before planning starts, which takes seconds for this file.
+    wait_until(|| work.journal().exists());
+    std::thread::sleep(Duration::from_millis(200));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert!(
+        summary["stopped"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted while planning"),
+        "{summary}"
+    );
+    assert_eq!(sim.stats().invite_posts, 0);
+    assert_eq!(work.query("SELECT count(*) FROM runs"), vec!["0"]);
+    assert_eq!(work.query("SELECT count(*) FROM invites"), vec!["0"]);
+}

@@ -3,6 +3,7 @@
 
 mod passes;
 mod preflight;
+mod signals;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -123,6 +124,10 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         })
     })?;
     preflight::check(&client).await?;
+    let stop = Arc::new(StopSignal::default());
+    signals::watch(Arc::clone(&stop))
+        .context("cannot listen for Ctrl-C and SIGTERM")
+        .map_err(Failure::usage)?;
 
     let mut journal = Journal::open(&journal_path).map_err(Failure::usage)?;
     journal.lock_for_run().map_err(Failure::usage)?;
@@ -149,14 +154,25 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
             report_from,
             stop_at_names: directory.is_none(),
         };
-        match passes::plan(
+        let planned = passes::plan(
             &mut journal,
             &new_run,
             plan_options,
             args.strict,
             &input,
             settings,
-        )? {
+            &stop,
+        );
+        if stop.is_stopped() {
+            // The planning was rolled back: nothing of this run is in the journal.
+            summary.stopped = Some(
+                "interrupted while planning; nothing was sent and the journal is unchanged".into(),
+            );
+            summary.exit_code = ABORTED;
+            print_summary(&args, &summary);
+            return Ok(ABORTED);
+        }
+        match planned? {
             Planned::Done { plan, run_id, pass } => {
                 pass.fill(&mut summary);
                 break (plan, run_id);
@@ -207,8 +223,6 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
     let display = tokio::spawn(progress::consume(display_rx, mode, plan.rows.len() as u64));
     let (recorder, recorder_thread) =
         Recorder::start(journal, run_id, target.org_id.clone(), display_tx);
-    let stop = Arc::new(StopSignal::default());
-    let signals = tokio::spawn(watch_signals(Arc::clone(&stop)));
     let started = Instant::now();
     let outcome = pipeline::run(
         client,
@@ -224,7 +238,6 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         plan.rows,
     )
     .await;
-    signals.abort();
     let elapsed = started.elapsed();
     let journal = tokio::task::spawn_blocking(move || recorder_thread.finish())
         .await
@@ -481,46 +494,4 @@ fn run_options(args: &RunArgs, rate: Rate) -> serde_json::Value {
         "envelope": args.envelope,
         "simulate": args.simulate,
     })
-}
-
-/// Ctrl-C or SIGTERM: stop taking rows and let requests in flight finish. A second one exits at
-/// once; the next run resolves whatever was left `in_flight`.
-async fn watch_signals(stop: Arc<StopSignal>) {
-    let mut count = 0;
-    loop {
-        wait_for_signal().await;
-        count += 1;
-        if count == 1 {
-            eprintln!(
-                "interrupted: finishing the requests in flight (press Ctrl-C again to exit at once)"
-            );
-            stop.stop(StopReason::Interrupted);
-        } else {
-            eprintln!(
-                "interrupted again: exiting now; the next run checks unfinished requests with Atlas"
-            );
-            std::process::exit(ABORTED);
-        }
-    }
-}
-
-#[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
 }

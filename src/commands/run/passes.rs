@@ -19,13 +19,14 @@ use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use sha2::{Digest, Sha256};
 
 use super::super::input::Directory;
 use super::super::validate::grants;
 use crate::exit::Failure;
 use crate::journal::{InviteStatus, Journal, NewRun, Plan, PlanOptions, Planner};
+use crate::pipeline::StopSignal;
 use crate::roster::{self, InvalidRow, Invitee, NameSet, RosterOptions, RosterSummary, RowOutcome};
 use crate::summary::{ProblemRow, Summary};
 
@@ -239,6 +240,7 @@ pub(super) fn plan(
     strict: bool,
     input: &Input<'_>,
     settings: Settings<'_>,
+    stop: &StopSignal,
 ) -> Result<Planned, Failure> {
     let mut planner = journal
         .start_planned_run(run, options)
@@ -260,10 +262,17 @@ pub(super) fn plan(
             Row::Invalid(bad) => invalid.push(bad),
         }
         if valid.len() + invalid.len() >= BATCH {
+            if stop.is_stopped() {
+                // Dropping the planner rolls the planning back.
+                return Err(Failure::aborted(anyhow!("interrupted while planning")));
+            }
             flush(&mut planner, &mut valid, &mut invalid)?;
         }
         Ok(())
     })?;
+    if stop.is_stopped() {
+        return Err(Failure::aborted(anyhow!("interrupted while planning")));
+    }
     // Dropping the planner rolls back the run and every batch.
     if pass.needs_names() {
         return Ok(Planned::NeedsNames(pass));
