@@ -505,3 +505,42 @@ fn sigterm_during_planning_exits_3_with_a_summary_and_an_unchanged_journal() {
     assert_eq!(work.query("SELECT count(*) FROM runs"), vec!["0"]);
     assert_eq!(work.query("SELECT count(*) FROM invites"), vec!["0"]);
 }
+
+/// The journal stops accepting writes in the middle of a run (another process holds its write
+/// lock past the busy timeout, as a full disk would refuse them): the run stops with a clear
+/// message and exit 3, sends nothing it cannot record, and the rerun finishes without
+/// inviting anybody twice.
+#[cfg(unix)]
+#[test]
+fn a_journal_that_fails_mid_run_stops_the_run_and_the_rerun_is_safe() {
+    let sim = Sim::start(SimConfig {
+        latency: Duration::from_millis(50),
+        duplicate_invites: true,
+        ..SimConfig::default()
+    });
+    let work = Work::new();
+    let n = 200;
+    let csv = work.write("people.csv", people_csv(n));
+    let child = run_cmd(&sim, &work, &csv)
+        .args(["--concurrency", "4", "--rate", "40/s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(|| sim.stats().invite_posts >= 10);
+    let blocker = rusqlite::Connection::open(work.journal()).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let out = child.wait_with_output().unwrap();
+    blocker.execute_batch("ROLLBACK").unwrap();
+    drop(blocker);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("journal could not be written"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let sent = sim.stats().invite_posts;
+    assert!(sent < n as u64, "the run stopped sending: {sent}");
+
+    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    journal_matches_server(&sim, &work, n);
+}
