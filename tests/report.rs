@@ -438,3 +438,45 @@ fn reconcile_refuses_without_org_journal_or_credentials() {
     assert!(!ran.stderr.contains("wrong-token"), "{ran:?}");
     assert_eq!(work.query("SELECT count(*) FROM reconciles"), vec!["0"]);
 }
+
+/// The same person twice with other grants: the first (valid) row is what is sent and what the
+/// journal keeps; the later row is invalid, and `export` reports it so, with its own reason.
+#[test]
+fn a_later_conflicting_row_never_changes_the_first_rows_record() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write(
+        "people.csv",
+        "email,roles\nada@example.com,ORG_MEMBER\nADA@example.com,ORG_OWNER\n",
+    );
+    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    assert_eq!(ran.code, 1, "the later row is invalid: {ran:?}");
+    let sent = sim.state().invitations_for("ada@example.com");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].roles, vec!["ORG_MEMBER".to_owned()]);
+    assert_eq!(
+        work.query("SELECT status || ' ' || roles || ' ' || csv_line FROM invites"),
+        vec![r#"invited ["ORG_MEMBER"] 2"#]
+    );
+    assert_ne!(
+        work.query("SELECT coalesce(grant_sources, 'NULL') FROM invites"),
+        vec!["NULL"]
+    );
+
+    let results = work.path("results.csv");
+    let ran = exec(
+        audit(&work, &["export"])
+            .arg(&csv)
+            .arg("--out")
+            .arg(&results),
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let rows = read_csv(&results);
+    assert_eq!(rows[1][2], "invited", "{rows:?}");
+    assert_eq!(rows[2][2], "invalid", "{rows:?}");
+    assert!(rows[2][3].contains("same person as line 2"), "{rows:?}");
+    assert_eq!(
+        rows[2][6], "",
+        "no invitation id on the invalid row: {rows:?}"
+    );
+}

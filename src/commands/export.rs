@@ -104,13 +104,18 @@ pub(super) fn export(args: &ExportArgs) -> Result<i32, Failure> {
         head.resize(width, String::new());
         head.extend(RESULT_COLUMNS.iter().map(|c| (*c).to_owned()));
         writer.write_record(&head).map_err(write_error)?;
-        for row in rows {
+        for (row, problem) in rows.iter().zip(&file.problems) {
             let email = clean(row.get(email_index).map_or("", String::as_str));
             let person = people.get(&key_of(row, email_index));
             let mut cells: Vec<String> = row.iter().map(|c| neutralise(c).into_owned()).collect();
             cells.resize(width, String::new());
-            let outcome = outcome(email, &email_column, &org, person);
-            not_done += usize::from(!person.is_some_and(|p| p.done));
+            // An invalid row was never sent: what the journal says of its person (invited
+            // through an earlier row of the same address, say) is not this row's outcome.
+            let outcome = match problem {
+                Some(reason) => invalid_outcome(reason),
+                None => outcome(email, &email_column, &org, person),
+            };
+            not_done += usize::from(problem.is_some() || !person.is_some_and(|p| p.done));
             cells.extend(outcome.iter().map(|c| neutralise(c).into_owned()));
             writer.write_record(&cells).map_err(write_error)?;
             written += 1;
@@ -193,6 +198,18 @@ fn is_address(text: &str) -> bool {
         .without_domain_literal()
         .with_required_tld();
     EmailAddress::parse_with_options(text, options).is_ok()
+}
+
+/// The six result cells of a row that did not validate.
+fn invalid_outcome(reason: &str) -> [String; 6] {
+    [
+        InviteStatus::Invalid.as_str().to_owned(),
+        reason.to_owned(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+    ]
 }
 
 /// The six result cells of one row.

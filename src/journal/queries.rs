@@ -383,6 +383,12 @@ impl Planner<'_> {
                  WHERE org_id = ?1 AND email_key = ?2",
             )
             .map_err(|e| sql(path, e))?;
+        let mut select_run = self
+            .tx
+            .prepare_cached(
+                "SELECT status, last_run_id FROM invites WHERE org_id = ?1 AND email_key = ?2",
+            )
+            .map_err(|e| sql(path, e))?;
         let mut forget_membership = self
             .tx
             .prepare_cached(
@@ -469,14 +475,20 @@ impl Planner<'_> {
                 continue;
             };
             let key = email.to_lowercase();
-            let existing: Option<String> = select
-                .query_row(params![org_id, key], |r| r.get(0))
+            let existing: Option<(String, Option<i64>)> = select_run
+                .query_row(params![org_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
                 .map_err(|e| sql(path, e))?;
-            let keep = existing
-                .as_deref()
-                .and_then(InviteStatus::parse)
-                .is_some_and(|s| s.is_done() || s == InviteStatus::InFlight);
+            let keep = existing.is_some_and(|(status, last_run)| {
+                match InviteStatus::parse(&status) {
+                    Some(s) if s.is_done() || s == InviteStatus::InFlight => true,
+                    // Planned by this run from an earlier, valid row of the same address: that
+                    // row's record is what will be sent, and a later invalid row (the same
+                    // person with other grants) must not replace it.
+                    Some(InviteStatus::Pending) => last_run == Some(run_id),
+                    _ => false,
+                }
+            });
             if keep {
                 continue;
             }

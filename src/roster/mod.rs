@@ -232,6 +232,9 @@ pub struct RawRows {
     pub header: Vec<String>,
     /// Rows that are neither blank nor filtered out, valid or not, in file order.
     pub rows: Vec<Vec<String>>,
+    /// For each of `rows`, why it is invalid, as `run` reports it (a later row of a person
+    /// with other grants among them); `None` for a valid row or an identical repeat.
+    pub problems: Vec<Option<String>>,
     /// Position of the email column.
     pub email_index: usize,
     /// The field delimiter used (given or detected).

@@ -114,14 +114,20 @@ pub fn read_raw(path: &Path, options: &RosterOptions) -> Result<RawRows, RosterE
     let email_index = opened.layout.email.index;
     let mut builder = Builder::new(opened.layout, options, opened.delimiter);
     let mut rows = Vec::new();
-    while let Some(_line) = opened.records.next()? {
-        if builder.keeps(&opened.records.record) {
+    let mut problems = Vec::new();
+    while let Some(line) = opened.records.next()? {
+        if let Some(outcome) = builder.row(&opened.records.record, line) {
             rows.push(cells(&opened.records.record));
+            problems.push(match outcome {
+                RowOutcome::Invalid(bad) => Some(bad.reason()),
+                RowOutcome::Valid(_) | RowOutcome::Duplicate(_) => None,
+            });
         }
     }
     Ok(RawRows {
         header,
         rows,
+        problems,
         email_index,
         delimiter: opened.delimiter,
         encoding: opened.encoding,
