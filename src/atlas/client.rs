@@ -178,6 +178,10 @@ impl AtlasClient {
             // HTTP/2 server refuses a stream; such a refusal reaches the pipeline as a lost
             // answer, which it resolves by looking the person up.
             .retry(reqwest::retry::never().max_retries_per_request(0))
+            // Atlas never redirects an API call. Following one would send the person's data,
+            // and the credentials of the token request, to wherever `Location` points; a 3xx
+            // is instead reported as a permanent error naming it (see `redirect_error`).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Build(e.to_string()))?;
         Ok(AtlasClient {
@@ -332,6 +336,13 @@ impl AtlasClient {
                 builder = builder.header(CONTENT_TYPE, media_type).body(body.clone());
             }
             let (status, meta, bytes) = self.receive(builder).await?;
+            if status.is_redirection() {
+                return Err(redirect_error(
+                    status.as_u16(),
+                    meta.location.as_deref(),
+                    &url,
+                ));
+            }
             if status == StatusCode::UNAUTHORIZED
                 && tries < 3
                 && self.auth.unauthorized(&auth, &meta.challenges).await
@@ -382,6 +393,8 @@ struct Meta {
     error_code_header: Option<String>,
     /// `WWW-Authenticate` challenges, kept only for a 401.
     challenges: Vec<String>,
+    /// `Location`, kept only for a 3xx.
+    location: Option<String>,
 }
 
 impl Meta {
@@ -400,6 +413,10 @@ impl Meta {
             sunset: header_text(headers, "sunset"),
             error_code_header: header_text(headers, "x-error-code"),
             challenges,
+            location: status
+                .is_redirection()
+                .then(|| header_text(headers, "location"))
+                .flatten(),
         }
     }
 }
@@ -447,6 +464,35 @@ fn status_error(status: StatusCode, meta: Meta, body: &[u8]) -> CallError {
         body,
         error_code_header: meta.error_code_header,
         rate: meta.rate,
+    }
+}
+
+/// A 3xx answer: a permanent error naming where it pointed, never followed. The target is shown
+/// without user information, query or fragment (which could carry secrets), resolved against
+/// the request's own URL when relative.
+pub(crate) fn redirect_error(status: u16, location: Option<&str>, request: &Url) -> CallError {
+    let target = match location.map(str::trim).filter(|l| !l.is_empty()) {
+        None => "no Location".to_owned(),
+        Some(location) => match request.join(location) {
+            Ok(mut url) => {
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.set_query(None);
+                url.set_fragment(None);
+                summarise_body(url.as_str().as_bytes())
+            }
+            Err(_) => summarise_body(location.as_bytes()),
+        },
+    };
+    CallError::Status {
+        status,
+        api: None,
+        body: format!(
+            "Atlas answered HTTP {status} redirecting to {target}; API calls are never \
+             redirected, so nothing was sent there — check --base-url"
+        ),
+        error_code_header: None,
+        rate: RateHeaders::default(),
     }
 }
 
@@ -657,6 +703,27 @@ mod tests {
         assert_eq!(rate.limit, Some(10));
         assert_eq!(rate.remaining, Some(0));
         assert_eq!(err.error_code(), Some("RATE_LIMITED_TOKEN_BUCKET"));
+    }
+
+    #[tokio::test]
+    async fn redirects_are_permanent_errors_naming_the_target() {
+        for code in [301, 302, 303, 307, 308] {
+            let answer = format!(
+                "HTTP/1.1 {code} Moved\r\nlocation: https://user:pw@elsewhere.example/x?token=t\r\ncontent-length: 0\r\n\r\n"
+            );
+            let base = raw_server(Some(answer.into_bytes())).await;
+            let client = AtlasClient::new(&config(&base)).unwrap();
+            let err = client.invite(&request()).await.unwrap_err();
+            assert_eq!(err.http_status(), Some(code));
+            assert_eq!(err.class(), crate::atlas::error::ErrorClass::Permanent);
+            let text = err.to_string();
+            assert!(
+                text.contains("redirecting to https://elsewhere.example/x;"),
+                "{text}"
+            );
+            assert!(text.contains("never redirected"), "{text}");
+            assert!(!text.contains("pw") && !text.contains("token=t"), "{text}");
+        }
     }
 
     #[test]

@@ -87,8 +87,8 @@ pub(super) async fn doctor(args: &DoctorArgs) -> Result<i32, Failure> {
         }
     };
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string(&check).map_err(Failure::usage)?),
-        Format::Text => print!("{}", render(&check)),
+        Format::Json => crate::outln!("{}", serde_json::to_string(&check).map_err(Failure::usage)?),
+        Format::Text => crate::out!("{}", crate::terminal::safe_lines(&render(&check))),
     }
     Ok(code)
 }

@@ -1,0 +1,254 @@
+//! Robustness and hygiene: redirects are never followed, no output path overwrites the journal,
+//! what reaches a terminal is neutralised, ranges are checked before anything is written, a
+//! closed stdout ends quietly, concurrent creation of one journal, credentials in `--base-url`,
+//! hidden characters in addresses, and `export --failed-only` files round-trip.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use atlas_invite::simulator::{Fault, SimConfig};
+
+use crate::util::*;
+
+/// A bare HTTP/1.1 server on 127.0.0.1 that answers every request with what `answer` makes of
+/// its request line, and records every request it receives.
+struct RawServer {
+    url: String,
+    connections: Arc<AtomicUsize>,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl RawServer {
+    fn start(answer: impl Fn(&str) -> String + Send + Sync + 'static) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (count, seen) = (connections.clone(), requests.clone());
+        let answer = Arc::new(answer);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                count.fetch_add(1, Ordering::SeqCst);
+                let (seen, answer) = (seen.clone(), answer.clone());
+                std::thread::spawn(move || serve(stream, &seen, &*answer));
+            }
+        });
+        RawServer {
+            url,
+            connections,
+            requests,
+        }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// Reads one request (head and body), records it, answers, and closes the connection.
+fn serve(stream: TcpStream, seen: &Mutex<Vec<String>>, answer: &dyn Fn(&str) -> String) {
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        let end = line == "\r\n";
+        head.push_str(&line);
+        if end {
+            break;
+        }
+    }
+    let mut body = vec![0u8; length];
+    let _ = reader.read_exact(&mut body);
+    let request_line = head.lines().next().unwrap_or_default().to_owned();
+    seen.lock()
+        .unwrap()
+        .push(format!("{head}{}", String::from_utf8_lossy(&body)));
+    let _ = reader.get_mut().write_all(answer(&request_line).as_bytes());
+}
+
+/// A complete HTTP/1.1 answer that closes the connection.
+fn http_answer(status: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let mut text = format!("HTTP/1.1 {status}\r\nconnection: close\r\n");
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
+    text
+}
+
+/// `run` against any base URL, with the test token.
+fn run_against(base_url: &str, work: &Work, csv: &std::path::Path) -> std::process::Command {
+    let mut cmd = atlas_invite();
+    cmd.arg("run")
+        .arg(csv)
+        .args(["--org", ORG, "--base-url", base_url, "--journal"])
+        .arg(work.journal())
+        .args([
+            "--rate",
+            "1000/s",
+            "--max-backoff",
+            "100ms",
+            "--timeout",
+            "5s",
+        ])
+        .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN);
+    cmd
+}
+
+// --- 2. Redirects are never followed -------------------------------------------------------
+
+#[test]
+fn redirects_are_failures_that_send_nothing_to_the_location() {
+    for code in [
+        "301 Moved Permanently",
+        "302 Found",
+        "303 See Other",
+        "307 Temporary Redirect",
+        "308 Permanent Redirect",
+    ] {
+        let elsewhere = RawServer::start(|_| http_answer("201 Created", &[], "{\"id\":\"x\"}"));
+        let location = format!("{}/api/atlas/v2/orgs/{ORG}/invites", elsewhere.url);
+        let redirecting = {
+            let location = location.clone();
+            RawServer::start(move |_| http_answer(code, &[("location", &location)], ""))
+        };
+        let work = Work::new();
+        let csv = work.write("people.csv", "email\nann@example.com\n");
+        let ran = exec(&mut run_against(&redirecting.url, &work, &csv));
+        assert_eq!(ran.code, 1, "{code}: {ran:?}");
+        assert_eq!(work.status_of("ann@example.com"), "failed", "{code}");
+        assert!(
+            ran.stdout.contains(&format!("redirecting to {location}")),
+            "{code}: {ran:?}"
+        );
+        assert!(ran.stdout.contains("check --base-url"), "{code}: {ran:?}");
+        assert_eq!(redirecting.requests().len(), 1, "{code}: not retried");
+        assert_eq!(
+            elsewhere.connections(),
+            0,
+            "{code}: the Location got something"
+        );
+    }
+}
+
+#[test]
+fn a_redirected_token_request_sends_no_secret_elsewhere() {
+    let elsewhere = RawServer::start(|_| http_answer("200 OK", &[], "{}"));
+    let location = format!("{}/api/oauth/token", elsewhere.url);
+    let redirecting = RawServer::start(move |_| {
+        http_answer("307 Temporary Redirect", &[("location", &location)], "")
+    });
+    let work = Work::new();
+    let csv = work.write("people.csv", "email\nann@example.com\n");
+    let ran = exec(
+        run_against(&redirecting.url, &work, &csv)
+            .env_remove("MONGODB_ATLAS_ACCESS_TOKEN")
+            .env("MONGODB_ATLAS_CLIENT_ID", "mdb_sa_id_0123")
+            .env("MONGODB_ATLAS_CLIENT_SECRET", "mdb_sa_sk_very_secret"),
+    );
+    assert_ne!(ran.code, 0, "{ran:?}");
+    assert!(
+        format!("{}{}", ran.stdout, ran.stderr).contains("never redirected"),
+        "{ran:?}"
+    );
+    assert!(
+        redirecting
+            .requests()
+            .iter()
+            .all(|r| r.contains("/api/oauth/token")),
+        "{:?}",
+        redirecting.requests()
+    );
+    assert_eq!(
+        elsewhere.connections(),
+        0,
+        "the client secret went to the Location"
+    );
+}
+
+// --- 5. Terminal safety --------------------------------------------------------------------
+
+/// Bytes a terminal acts on: ESC (CSI, OSC), the 8-bit CSI, BEL, CR, NUL.
+const RAW: [char; 6] = ['\u{1b}', '\u{9b}', '\u{7}', '\r', '\0', '\u{202e}'];
+
+fn assert_no_raw(what: &str, text: &str) {
+    for c in RAW {
+        assert!(!text.contains(c), "{what} holds {c:?}:\n{text:?}");
+    }
+}
+
+#[test]
+fn server_text_and_csv_cells_reach_the_terminal_neutralised() {
+    let body = serde_json::json!({
+        "error": 400,
+        "errorCode": "INVALID\u{1b}]0;owned\u{7}",
+        "detail": "bad\u{1b}[2J\r\0detail\u{9b}31m\u{202e}",
+        "reason": "Bad Request",
+    })
+    .to_string();
+    let server = RawServer::start(move |_| {
+        http_answer(
+            "400 Bad Request",
+            &[("content-type", "application/json")],
+            &body,
+        )
+    });
+    let work = Work::new();
+    let csv = work.write(
+        "people.csv",
+        "email,roles,\"note\u{1b}]2;x\u{7}\u{202e}\r\"\n\
+         ann@example.com,ORG_MEMBER,\n\
+         \"bob\u{1b}[31m@example.com\",ORG_MEMBER,\n\
+         cy@example.com,\"ORG_MEMBER\u{1b}]0;title\u{7}\",\n",
+    );
+    let ran = exec(&mut run_against(&server.url, &work, &csv));
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(ran.stdout.contains("failed ann@example.com"), "{ran:?}");
+    assert!(
+        ran.stdout.contains("bad"),
+        "the detail is still shown: {ran:?}"
+    );
+    assert_no_raw("run stdout", &ran.stdout);
+    assert_no_raw("run stderr", &ran.stderr);
+
+    let validated = exec(atlas_invite().arg("validate").arg(&csv));
+    assert_eq!(validated.code, 1, "{validated:?}");
+    assert!(validated.stdout.contains("invalid"), "{validated:?}");
+    assert_no_raw("validate stdout", &validated.stdout);
+    assert_no_raw("validate stderr", &validated.stderr);
+
+    let dry = exec(run_against(&server.url, &work, &csv).arg("--dry-run"));
+    assert_no_raw("dry-run stdout", &dry.stdout);
+    assert_no_raw("dry-run stderr", &dry.stderr);
+
+    for listing in [
+        &["report"][..],
+        &["history", "ann@example.com"],
+        &["status"],
+    ] {
+        let ran = exec(
+            atlas_invite()
+                .args(listing)
+                .arg("--journal")
+                .arg(work.journal()),
+        );
+        assert_eq!(ran.code, 0, "{listing:?}: {ran:?}");
+        assert_no_raw("listing stdout", &ran.stdout);
+    }
+}
