@@ -252,3 +252,38 @@ fn server_text_and_csv_cells_reach_the_terminal_neutralised() {
         assert_no_raw("listing stdout", &ran.stdout);
     }
 }
+
+// --- 3. Nothing can overwrite the journal --------------------------------------------------
+
+#[test]
+fn export_refuses_to_write_over_the_journal_or_its_files() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(2));
+    assert_eq!(exec(&mut run_cmd(&sim, &work, &csv)).code, 0);
+    let before = std::fs::read(work.journal()).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(work.journal(), work.path("results.csv")).unwrap();
+    let wal = format!("{}-wal", work.journal().display());
+    let shm = format!("{}-shm", work.journal().display());
+    let mut outs = vec![work.journal().display().to_string(), wal.clone(), shm.clone()];
+    #[cfg(unix)]
+    outs.push(work.path("results.csv").display().to_string());
+    for out in outs {
+        let ran = exec(
+            atlas_invite()
+                .arg("export")
+                .arg(&csv)
+                .args(["--out", &out, "--journal"])
+                .arg(work.journal()),
+        );
+        assert_eq!(ran.code, 2, "{out}: {ran:?}");
+        assert!(ran.stderr.contains("journal"), "{out}: {ran:?}");
+        assert!(ran.stderr.contains("journal.db"), "{out}: {ran:?}");
+        assert_eq!(std::fs::read(work.journal()).unwrap(), before, "{out}");
+        assert!(!std::path::Path::new(&wal).exists() || out != wal, "{out} was created");
+    }
+    // The journal still works.
+    let ran = exec(atlas_invite().arg("status").arg("--journal").arg(work.journal()));
+    assert_eq!(ran.code, 0, "{ran:?}");
+}

@@ -43,6 +43,9 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 const ABSENT: &str = "absent";
 
 pub(super) fn export(args: &ExportArgs) -> Result<i32, Failure> {
+    if let Some(out) = &args.out {
+        super::refuse_journal_path("--out", out, &args.journal)?;
+    }
     let options = args.input.roster_options()?;
     let file = roster::read_raw(&args.csv, &options).map_err(Failure::usage)?;
     let (header, rows, email_index) = (&file.header, &file.rows, file.email_index);
