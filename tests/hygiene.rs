@@ -287,3 +287,67 @@ fn export_refuses_to_write_over_the_journal_or_its_files() {
     let ran = exec(atlas_invite().arg("status").arg("--journal").arg(work.journal()));
     assert_eq!(ran.code, 0, "{ran:?}");
 }
+
+// --- 8a. Ranges are checked before anything is written -------------------------------------
+
+#[test]
+fn out_of_range_options_are_usage_errors_before_the_journal_exists() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(2));
+    for bad in [
+        &["--concurrency", "0"][..],
+        &["--concurrency", "100000"],
+        &["--timeout", "0s"],
+        &["--timeout", "10000000000s"],
+        &["--max-backoff", "10000000000s"],
+    ] {
+        let ran = exec(run_cmd(&sim, &work, &csv).args(bad));
+        assert_eq!(ran.code, 2, "{bad:?}: {ran:?}");
+        assert!(!work.journal().exists(), "{bad:?} created the journal");
+    }
+    assert_eq!(sim.stats().requests, 0);
+}
+
+// --- 8b. A closed stdout ends quietly ------------------------------------------------------
+
+#[test]
+fn a_closed_stdout_never_panics() {
+    let work = Work::new();
+    let mut big = String::from("email,roles\n");
+    for i in 0..3000 {
+        big.push_str(&format!("person{i}@example.com,ORG_MEMBER\n"));
+    }
+    let csv = work.write("people.csv", big);
+    let sim = Sim::healthy();
+    // Fill the journal so that the listings have rows to print.
+    assert_eq!(exec(&mut run_cmd(&sim, &work, &csv)).code, 0);
+    let journal = work.journal().display().to_string();
+    let path = csv.display().to_string();
+    let other_journal = work.path("simulate.db").display().to_string();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["run", "--simulate", "--dry-run", &path, "--journal", &other_journal],
+        vec!["run", "--simulate", "--dry-run", &path, "--journal", &other_journal, "--format", "json"],
+        vec!["validate", &path],
+        vec!["status", "--journal", &journal],
+        vec!["report", "--journal", &journal],
+        vec!["runs", "--journal", &journal],
+        vec!["history", "person1@example.com", "--journal", &journal],
+        vec!["export", &path, "--journal", &journal],
+    ];
+    for args in commands {
+        let mut child = atlas_invite()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("binary runs");
+        // Close the reading end before the command writes anything.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("binary ends");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(output.status.code(), Some(101), "{args:?}: {stderr}");
+        assert!(output.status.code().is_some(), "{args:?} was killed: {stderr}");
+    }
+}
