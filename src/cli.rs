@@ -741,7 +741,17 @@ mod tests {
         }
         let err = run(&["--timeout", "0s"]).unwrap_err().to_string();
         assert!(err.contains("from 100ms to 1h"), "{err}");
-        assert!(run(&["--timeout", "1h", "--max-backoff", "0s", "--concurrency", "1024"]).is_ok());
+        assert!(
+            run(&[
+                "--timeout",
+                "1h",
+                "--max-backoff",
+                "0s",
+                "--concurrency",
+                "1024"
+            ])
+            .is_ok()
+        );
         let report = |within: &str| {
             Cli::try_parse_from(["atlas-invite", "report", "--expiring-within", within])
         };

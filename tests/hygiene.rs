@@ -266,7 +266,11 @@ fn export_refuses_to_write_over_the_journal_or_its_files() {
     std::os::unix::fs::symlink(work.journal(), work.path("results.csv")).unwrap();
     let wal = format!("{}-wal", work.journal().display());
     let shm = format!("{}-shm", work.journal().display());
-    let mut outs = vec![work.journal().display().to_string(), wal.clone(), shm.clone()];
+    let mut outs = vec![
+        work.journal().display().to_string(),
+        wal.clone(),
+        shm.clone(),
+    ];
     #[cfg(unix)]
     outs.push(work.path("results.csv").display().to_string());
     for out in outs {
@@ -281,10 +285,18 @@ fn export_refuses_to_write_over_the_journal_or_its_files() {
         assert!(ran.stderr.contains("journal"), "{out}: {ran:?}");
         assert!(ran.stderr.contains("journal.db"), "{out}: {ran:?}");
         assert_eq!(std::fs::read(work.journal()).unwrap(), before, "{out}");
-        assert!(!std::path::Path::new(&wal).exists() || out != wal, "{out} was created");
+        assert!(
+            !std::path::Path::new(&wal).exists() || out != wal,
+            "{out} was created"
+        );
     }
     // The journal still works.
-    let ran = exec(atlas_invite().arg("status").arg("--journal").arg(work.journal()));
+    let ran = exec(
+        atlas_invite()
+            .arg("status")
+            .arg("--journal")
+            .arg(work.journal()),
+    );
     assert_eq!(ran.code, 0, "{ran:?}");
 }
 
@@ -326,8 +338,24 @@ fn a_closed_stdout_never_panics() {
     let path = csv.display().to_string();
     let other_journal = work.path("simulate.db").display().to_string();
     let commands: Vec<Vec<&str>> = vec![
-        vec!["run", "--simulate", "--dry-run", &path, "--journal", &other_journal],
-        vec!["run", "--simulate", "--dry-run", &path, "--journal", &other_journal, "--format", "json"],
+        vec![
+            "run",
+            "--simulate",
+            "--dry-run",
+            &path,
+            "--journal",
+            &other_journal,
+        ],
+        vec![
+            "run",
+            "--simulate",
+            "--dry-run",
+            &path,
+            "--journal",
+            &other_journal,
+            "--format",
+            "json",
+        ],
         vec!["validate", &path],
         vec!["status", "--journal", &journal],
         vec!["report", "--journal", &journal],
@@ -348,6 +376,55 @@ fn a_closed_stdout_never_panics() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert_ne!(output.status.code(), Some(101), "{args:?}: {stderr}");
-        assert!(output.status.code().is_some(), "{args:?} was killed: {stderr}");
+        assert!(
+            output.status.code().is_some(),
+            "{args:?} was killed: {stderr}"
+        );
+    }
+}
+
+// --- 8e. Runs creating the same new journal at the same instant ----------------------------
+
+#[test]
+fn concurrent_runs_on_a_new_journal_succeed_or_say_it_is_in_use() {
+    for round in 0..3 {
+        let sim = Sim::healthy();
+        let work = Work::new();
+        let csv = work.write("people.csv", people_csv(3));
+        let children: Vec<_> = (0..8)
+            .map(|_| {
+                run_cmd(&sim, &work, &csv)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("binary runs")
+            })
+            .collect();
+        let mut succeeded = 0;
+        for child in children {
+            let output = child.wait_with_output().expect("binary ends");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                !stderr.contains("already exists"),
+                "round {round}: {stderr}"
+            );
+            assert!(
+                !stderr.contains("CREATE"),
+                "round {round}: SQL printed: {stderr}"
+            );
+            match output.status.code() {
+                Some(0) => succeeded += 1,
+                code => assert!(
+                    stderr.contains("is in use by another atlas-invite run"),
+                    "round {round}: exit {code:?}: {stderr}"
+                ),
+            }
+        }
+        assert!(succeeded >= 1, "round {round}: nobody ran");
+        assert_eq!(
+            sim.stats().created,
+            3,
+            "round {round}: each person invited once"
+        );
     }
 }

@@ -98,7 +98,9 @@ fn resolve(path: &Path) -> Option<PathBuf> {
             Err(_) => {
                 let name = path.file_name()?.to_owned();
                 let parent = path.parent()?;
-                let parent = parent.canonicalize().unwrap_or_else(|_| parent.to_path_buf());
+                let parent = parent
+                    .canonicalize()
+                    .unwrap_or_else(|_| parent.to_path_buf());
                 return Some(parent.join(name));
             }
         }
