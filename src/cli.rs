@@ -133,6 +133,15 @@ impl AtlasArgs {
             })
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
     }
+
+    /// [`AtlasArgs::base_url`], refused (exit 2) when it embeds a user name or password: those
+    /// would be stored in the journal and printed, and Atlas takes credentials from the
+    /// documented variables only.
+    pub fn checked_base_url(&self) -> Result<String, crate::exit::Failure> {
+        let url = self.base_url();
+        crate::atlas::client::check_base_url(&url).map_err(crate::exit::Failure::usage)?;
+        Ok(url)
+    }
 }
 
 /// The journal's location.

@@ -428,3 +428,98 @@ fn concurrent_runs_on_a_new_journal_succeed_or_say_it_is_in_use() {
         );
     }
 }
+
+// --- 9. Data hygiene -----------------------------------------------------------------------
+
+#[test]
+fn a_password_in_the_base_url_is_refused_and_never_stored() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(1));
+    let with_password = sim.url().replace("http://", "http://admin:hunter2@");
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--base-url", &with_password]));
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("user name or password"), "{ran:?}");
+    assert!(
+        !format!("{}{}", ran.stdout, ran.stderr).contains("hunter2"),
+        "{ran:?}"
+    );
+    assert!(!work.journal().exists(), "nothing is written");
+    assert_eq!(sim.stats().requests, 0);
+
+    // The Atlas CLI's variable is checked alike, and so are doctor and reconcile.
+    let ran = exec(
+        atlas_invite()
+            .arg("run")
+            .arg(&csv)
+            .args(["--org", ORG, "--journal"])
+            .arg(work.journal())
+            .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN)
+            .env("MONGODB_ATLAS_OPS_MANAGER_URL", &with_password),
+    );
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("user name or password"), "{ran:?}");
+    assert!(!work.journal().exists(), "nothing is written");
+    for command in ["doctor", "reconcile"] {
+        let ran = exec(
+            atlas_invite()
+                .args([
+                    command,
+                    "--org",
+                    ORG,
+                    "--base-url",
+                    &with_password,
+                    "--journal",
+                ])
+                .arg(work.journal())
+                .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN),
+        );
+        assert_eq!(ran.code, 2, "{command}: {ran:?}");
+        assert!(!ran.stderr.contains("hunter2"), "{command}: {ran:?}");
+    }
+
+    // Without them, the run goes through and records the plain URL.
+    assert_eq!(exec(&mut run_cmd(&sim, &work, &csv)).code, 0);
+    assert_eq!(work.query("SELECT base_url FROM runs"), vec![sim.url()]);
+}
+
+#[test]
+fn hidden_characters_and_quoted_addresses_are_invalid_rows() {
+    let work = Work::new();
+    let csv = work.write(
+        "people.csv",
+        "email,roles\n\
+         ann\u{200b}@example.com,ORG_MEMBER\n\
+         bob@exam\u{202e}ple.com,ORG_MEMBER\n\
+         \"\"\"a b\"\"@example.com\",ORG_MEMBER\n\
+         cy\u{2066}@example.com,ORG_MEMBER\n\
+         dee@example.com\u{feff}x,ORG_MEMBER\n\
+         ok@example.com,ORG_MEMBER\n",
+    );
+    let ran = exec(atlas_invite().arg("validate").arg(&csv));
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(ran.stdout.contains("1 valid, 5 invalid"), "{ran:?}");
+    for (line, reason) in [
+        (2, "invisible character U+200B in email"),
+        (3, "invisible character U+202E in email"),
+        (4, "quoted part"),
+        (5, "invisible character U+2066 in email"),
+        (6, "invisible character U+FEFF in email"),
+    ] {
+        let row = ran
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("line {line:>5}")))
+            .unwrap_or_else(|| panic!("no line {line}: {ran:?}"));
+        assert!(row.contains("invalid") && row.contains(reason), "{row}");
+    }
+    assert_no_raw("validate", &ran.stdout);
+    let json = exec(
+        atlas_invite()
+            .arg("validate")
+            .arg(&csv)
+            .args(["--format", "json"]),
+    );
+    let report: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    assert_eq!(report["invalid"].as_array().unwrap().len(), 5);
+}

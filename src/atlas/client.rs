@@ -100,8 +100,46 @@ pub enum ClientError {
         "refusing to send credentials over plain http to {host}: use https, or a loopback address for a local server"
     )]
     InsecureBaseUrl { host: String },
+    #[error(
+        "the base URL for {host} holds a user name or password: credentials never go in the URL \
+         (nor into the journal); set MONGODB_ATLAS_ACCESS_TOKEN, or MONGODB_ATLAS_CLIENT_ID and \
+         MONGODB_ATLAS_CLIENT_SECRET, or MONGODB_ATLAS_PUBLIC_API_KEY and \
+         MONGODB_ATLAS_PRIVATE_API_KEY, and pass the URL without them"
+    )]
+    UserInfo { host: String },
     #[error("failed to build the HTTP client: {0}")]
     Build(String),
+}
+
+/// Refuses a base URL that embeds `user:password@`: it would be stored in the journal's `runs`
+/// table and printed. The error names the host only.
+pub fn check_base_url(base_url: &str) -> Result<(), ClientError> {
+    let shown = without_userinfo(base_url);
+    let url = Url::parse(base_url.trim()).map_err(|e| ClientError::BaseUrl {
+        url: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ClientError::UserInfo {
+            host: url.host_str().unwrap_or_default().to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// `text` with anything between `://` and an `@` of the authority replaced by `***`, so that an
+/// error about a malformed URL never repeats a password written in it.
+fn without_userinfo(text: &str) -> String {
+    let Some(start) = text.find("://").map(|i| i + 3) else {
+        return text.to_owned();
+    };
+    let authority_end = text[start..]
+        .find(['/', '?', '#'])
+        .map_or(text.len(), |i| start + i);
+    match text[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &text[..start], &text[start + at..]),
+        None => text.to_owned(),
+    }
 }
 
 /// A successful call, with what the answer's headers said about rate limits and deprecation.
@@ -140,9 +178,11 @@ pub struct AtlasClient {
 impl AtlasClient {
     /// Builds the client; fails on a malformed base URL or on plain http to a remote host.
     pub fn new(config: &ClientConfig) -> Result<AtlasClient, ClientError> {
+        check_base_url(&config.base_url)?;
         let base_text = config.base_url.trim_end_matches('/');
+        let shown = without_userinfo(&config.base_url);
         let base = Url::parse(base_text).map_err(|e| ClientError::BaseUrl {
-            url: config.base_url.clone(),
+            url: shown.clone(),
             reason: e.to_string(),
         })?;
         let host = base.host_str().unwrap_or_default().to_owned();
@@ -152,14 +192,14 @@ impl AtlasClient {
             "http" => return Err(ClientError::InsecureBaseUrl { host }),
             other => {
                 return Err(ClientError::BaseUrl {
-                    url: config.base_url.clone(),
+                    url: shown,
                     reason: format!("unsupported scheme {other:?}; use https://"),
                 });
             }
         }
         let url = Url::parse(&format!("{base_text}{}", config.api.path(&config.org_id))).map_err(
             |e| ClientError::BaseUrl {
-                url: config.base_url.clone(),
+                url: shown.clone(),
                 reason: e.to_string(),
             },
         )?;
@@ -589,6 +629,24 @@ mod tests {
         assert!(matches!(err, ClientError::InsecureBaseUrl { .. }), "{err}");
         assert!(AtlasClient::new(&config("ftp://x")).is_err());
         assert!(AtlasClient::new(&config("not a url")).is_err());
+    }
+
+    #[test]
+    fn user_names_and_passwords_in_the_base_url_are_refused_without_repeating_them() {
+        for url in [
+            "http://user:s3cret@127.0.0.1:8080",
+            "https://user@cloud.mongodb.com",
+            "https://:s3cret@cloud.mongodb.com/",
+        ] {
+            let err = AtlasClient::new(&config(url)).unwrap_err();
+            assert!(matches!(err, ClientError::UserInfo { .. }), "{url}: {err}");
+            assert!(!err.to_string().contains("s3cret"), "{err}");
+            assert!(!err.to_string().contains("user@"), "{err}");
+        }
+        let err = check_base_url("http://u:s3cret@host:notaport").unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        assert_eq!(without_userinfo("https://a:b@h/x@y"), "https://***@h/x@y");
+        assert_eq!(without_userinfo("https://h/x@y"), "https://h/x@y");
     }
 
     #[test]

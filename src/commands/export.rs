@@ -17,7 +17,6 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
-use email_address::{EmailAddress, Options as EmailOptions};
 
 use super::report::open_journal;
 use crate::cli::ExportArgs;
@@ -188,14 +187,10 @@ fn failed_only_cells(row: &[String], email_index: usize, header: bool) -> Vec<St
         .collect()
 }
 
-/// A plain address (no display name, no domain literal), the only kind `run` accepts.
+/// An address `run` accepts (the roster's own rule): no display name, no domain literal, no
+/// quoted part, no hidden character.
 fn is_address(text: &str) -> bool {
-    // The roster's own options, so that "valid" means what `run` will accept.
-    let options = EmailOptions::default()
-        .without_display_text()
-        .without_domain_literal()
-        .with_required_tld();
-    EmailAddress::parse_with_options(text, options).is_ok()
+    roster::is_valid_email(text)
 }
 
 /// The six result cells of one row.

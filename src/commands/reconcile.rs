@@ -62,7 +62,7 @@ pub(super) async fn reconcile(args: &ReconcileArgs) -> Result<i32, Failure> {
         )));
     }
     let credentials = Credentials::from_env().map_err(Failure::usage)?;
-    let base_url = args.atlas.base_url();
+    let base_url = args.atlas.checked_base_url()?;
     let client = AtlasClient::new(&ClientConfig {
         base_url: base_url.clone(),
         org_id: org_id.clone(),

@@ -291,7 +291,7 @@ async fn target(args: &RunArgs) -> Result<Target, Failure> {
     };
     Ok(Target {
         org_id,
-        base_url: args.atlas.base_url(),
+        base_url: args.atlas.checked_base_url()?,
         credentials,
         _simulator: None,
     })

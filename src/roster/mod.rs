@@ -51,6 +51,7 @@ use crate::atlas::model::{GroupRoleAssignment, InvitationRequest, OrgRole};
 
 use self::cells::clip;
 
+pub(crate) use self::cells::is_valid_email;
 pub use self::names::{
     NameIndex, NameSet, NamedItem, NamedProject, Names, resolve_invitee, resolve_names,
 };
