@@ -523,3 +523,152 @@ fn hidden_characters_and_quoted_addresses_are_invalid_rows() {
     let report: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
     assert_eq!(report["invalid"].as_array().unwrap().len(), 5);
 }
+
+// --- 10. Results files round-trip ----------------------------------------------------------
+
+const T_ONCALL: &str = "65a1f0c2e4b7d9a3c5e8f102";
+const T_OPS: &str = "65a1f0c2e4b7d9a3c5e8f103";
+const T_PLUS: &str = "65a1f0c2e4b7d9a3c5e8f104";
+const T_MINUS: &str = "65a1f0c2e4b7d9a3c5e8f105";
+const P_PROD: &str = "65b2e1d3f5a7c9b1d3e5f201";
+const P_STAGE: &str = "65b2e1d3f5a7c9b1d3e5f202";
+
+/// A simulator whose teams and projects have names a spreadsheet would read as formulas.
+fn formula_named_sim(config: SimConfig) -> Sim {
+    let pairs = |items: &[(&str, &str)]| -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(id, name)| ((*id).to_owned(), (*name).to_owned()))
+            .collect()
+    };
+    Sim::start(SimConfig {
+        teams: pairs(&[
+            (T_ONCALL, "@oncall"),
+            (T_OPS, "=ops"),
+            (T_PLUS, "+plus"),
+            (T_MINUS, "-minus"),
+        ]),
+        projects: pairs(&[(P_PROD, "=Prod"), (P_STAGE, "-Stage")]),
+        ..config
+    })
+}
+
+/// What Atlas was asked to grant `email`: roles, teams and projects.
+fn grants_of(sim: &Sim, email: &str) -> String {
+    let invitations = sim.state().invitations_for(email);
+    assert_eq!(invitations.len(), 1, "{email}: {invitations:?}");
+    let i = &invitations[0];
+    format!(
+        "{:?} {:?} {:?}",
+        i.roles, i.team_ids, i.group_role_assignments
+    )
+}
+
+#[test]
+fn a_failed_only_export_gives_run_the_same_grants() {
+    let original = "Email,Roles,Teams,Projects,Dept\n\
+                    ann@example.com,ORG_MEMBER,@oncall;=ops,=Prod:GROUP_READ_ONLY,@home\n\
+                    bob@example.com,ORG_OWNER,+plus,-Stage:GROUP_OWNER,=office\n\
+                    cy@example.com,ORG_MEMBER,-minus,,@home\n\
+                    dee@example.com,ORG_MEMBER,=ops|@oncall,-Stage:GROUP_READ_ONLY,-\n";
+    // Reference: the original file against a healthy organization.
+    let reference = formula_named_sim(SimConfig::default());
+    let work = Work::new();
+    let csv = work.write("people.csv", original);
+    let ran = exec(&mut run_cmd(&reference, &work, &csv));
+    assert_eq!(ran.code, 0, "{ran:?}");
+
+    // The same file where Atlas refuses three of them once.
+    let sim = formula_named_sim(
+        SimConfig::default()
+            .with_script("ann@example.com", [Fault::Status(400)])
+            .with_script("bob@example.com", [Fault::Status(400)])
+            .with_script("dee@example.com", [Fault::Status(400)]),
+    );
+    let work = Work::new();
+    let csv = work.write("people.csv", original);
+    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert_eq!(work.status_of("ann@example.com"), "failed");
+
+    let failed = work.path("failed.csv");
+    let ran = exec(
+        atlas_invite()
+            .arg("export")
+            .arg(&csv)
+            .arg("--failed-only")
+            .arg("--out")
+            .arg(&failed)
+            .arg("--journal")
+            .arg(work.journal()),
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let written = std::fs::read_to_string(&failed).unwrap();
+    // Still safe in a spreadsheet: every formula-like cell is guarded.
+    for guarded in [
+        "'@oncall;=ops",
+        "'=Prod:GROUP_READ_ONLY",
+        "'@home",
+        "'+plus",
+        "'-Stage",
+        "'=office",
+        "'-\n",
+    ] {
+        assert!(
+            written.contains(guarded),
+            "{guarded} missing in:\n{written}"
+        );
+    }
+    assert!(
+        !written.contains("cy@example.com"),
+        "cy is done:\n{written}"
+    );
+
+    // validate reads the same grants from both files.
+    let grants_in = |path: &std::path::Path| -> Vec<serde_json::Value> {
+        let ran = exec(
+            atlas_invite()
+                .arg("validate")
+                .arg(path)
+                .args(["--format", "json"]),
+        );
+        let report: serde_json::Value = serde_json::from_str(ran.stdout.trim()).unwrap();
+        report["valid"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|row| row["email"] != "cy@example.com")
+            .map(|row| {
+                let mut row = row.clone();
+                row.as_object_mut().unwrap().remove("line");
+                row
+            })
+            .collect()
+    };
+    assert_eq!(grants_in(&failed), grants_in(&csv));
+
+    // --where compares the unguarded value.
+    let ran = exec(
+        atlas_invite()
+            .arg("validate")
+            .arg(&failed)
+            .args(["--where", "Dept=@home"]),
+    );
+    assert!(ran.stdout.contains("1 rows: 1 valid"), "{ran:?}");
+
+    // And run sends exactly what the original file asked for.
+    let ran = exec(&mut run_cmd(&sim, &work, &failed));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    for email in ["ann@example.com", "bob@example.com", "dee@example.com"] {
+        assert_eq!(
+            grants_of(&sim, email),
+            grants_of(&reference, email),
+            "{email}"
+        );
+    }
+    let ann = &sim.state().invitations_for("ann@example.com")[0];
+    assert_eq!(ann.team_ids, vec![T_ONCALL, T_OPS]);
+    let bob = &sim.state().invitations_for("bob@example.com")[0];
+    assert_eq!(bob.team_ids, vec![T_PLUS]);
+    assert_eq!(bob.roles, vec!["ORG_OWNER"]);
+}

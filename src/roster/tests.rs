@@ -494,6 +494,32 @@ fn hidden_characters_and_quoted_parts_are_rejected_with_the_line() {
 }
 
 #[test]
+fn the_export_formula_guard_is_read_away_except_in_the_email_cell() {
+    use super::unguard;
+    for (guarded, plain) in [
+        ("'=ops", "=ops"),
+        ("'+plus", "+plus"),
+        ("'-minus", "-minus"),
+        ("'@oncall", "@oncall"),
+        ("'\t=x", "=x"),
+        ("'\r@x", "@x"),
+    ] {
+        assert_eq!(unguard(guarded), plain);
+    }
+    for kept in ["'quoted", "''=x", "ops", "'", "a'=b"] {
+        assert_eq!(unguard(kept), kept);
+    }
+    let r = read("email,roles,teams\n'-ann@example.com,'-,'@oncall\n");
+    assert!(r.invitees.is_empty());
+    // The email keeps its apostrophe (a legal address character); the roles cell reads `-`.
+    assert_eq!(r.invalid[0].email.as_deref(), Some("'-ann@example.com"));
+    let r = read("email,teams\n'-ann@example.com,'@oncall\n");
+    assert_eq!(r.invitees[0].email, "'-ann@example.com");
+    let names = r.invitees[0].names.as_ref().unwrap();
+    assert_eq!(&*names.teams[0].name, "@oncall");
+}
+
+#[test]
 fn display_name_forms_are_rejected() {
     let r = read("email\n\"Jane Doe <jane@example.com>\"\n<jane@example.com>\n");
     assert_eq!(lines(&r.invalid), vec![2, 3]);
