@@ -67,7 +67,7 @@ pub(crate) fn refuse_journal_path(
         ["", "-wal", "-shm"].iter().any(|suffix| {
             let mut name = base.clone().into_os_string();
             name.push(suffix);
-            PathBuf::from(name) == out_resolved
+            name == out_resolved.as_os_str()
         })
     });
     if is_journal_file || same_existing_file(out, &journal) {
