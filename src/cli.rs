@@ -133,6 +133,15 @@ impl AtlasArgs {
             })
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
     }
+
+    /// [`AtlasArgs::base_url`], refused (exit 2) when it embeds a user name or password: those
+    /// would be stored in the journal and printed, and Atlas takes credentials from the
+    /// documented variables only.
+    pub fn checked_base_url(&self) -> Result<String, crate::exit::Failure> {
+        let url = self.base_url();
+        crate::atlas::client::check_base_url(&url).map_err(crate::exit::Failure::usage)?;
+        Ok(url)
+    }
 }
 
 /// The journal's location.
@@ -198,7 +207,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub journal: JournalArgs,
 
-    /// Requests in flight at once.
+    /// Requests in flight at once (1 to 1024).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
 
@@ -210,12 +219,12 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
 
-    /// Longest wait between two attempts of one row.
-    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    /// Longest wait between two attempts of one row (0 to 1h).
+    #[arg(long, default_value = "60s", value_parser = parse_backoff, value_name = "DURATION")]
     pub max_backoff: Duration,
 
-    /// Limit of one request, from connecting to the end of the answer.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    /// Limit of one request, from connecting to the end of the answer (100ms to 1h).
+    #[arg(long, default_value = "30s", value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Duration,
 
     /// How long Atlas may go on working on a request that got no answer (a timeout, a dropped
@@ -266,8 +275,8 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub atlas: AtlasArgs,
 
-    /// Limit of the check request.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    /// Limit of the check request (100ms to 1h).
+    #[arg(long, default_value = "30s", value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Duration,
 
     /// Output format.
@@ -336,8 +345,8 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "N/s")]
     pub rate_limit: Option<Rate>,
 
-    /// Latency added to every answer, like 50ms.
-    #[arg(long, default_value = "0ms", value_parser = parse_duration, value_name = "DURATION")]
+    /// Latency added to every answer, like 50ms (at most 10m).
+    #[arg(long, default_value = "0ms", value_parser = parse_latency, value_name = "DURATION")]
     pub latency: Duration,
 
     /// Fraction of invite requests that create the invitation, then close the connection
@@ -373,8 +382,8 @@ pub struct SimulateArgs {
     #[arg(long = "service-account", value_name = "CLIENT_ID:SECRET", value_parser = parse_pair)]
     pub service_accounts: Vec<(String, String)>,
 
-    /// Lifetime of the access tokens issued to service accounts.
-    #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    /// Lifetime of the access tokens issued to service accounts (1s to 24h).
+    #[arg(long, default_value = "1h", value_parser = parse_token_ttl, value_name = "DURATION")]
     pub token_ttl: Duration,
 
     /// A programmatic API key accepted with HTTP Digest (repeatable).
@@ -424,8 +433,8 @@ pub struct ReportArgs {
     pub since: Option<String>,
 
     /// Only pending invitations (as of the last `reconcile`) that expire within DURATION, like
-    /// 7d; soonest first.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// 7d (at most 3650d); soonest first.
+    #[arg(long, value_name = "DURATION", value_parser = parse_expiring_within)]
     pub expiring_within: Option<Duration>,
 
     /// Output format.
@@ -508,13 +517,56 @@ pub struct ReconcileArgs {
     #[command(flatten)]
     pub journal: JournalArgs,
 
-    /// Limit of one request, from connecting to the end of the answer.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    /// Limit of one request, from connecting to the end of the answer (100ms to 1h).
+    #[arg(long, default_value = "30s", value_parser = parse_timeout, value_name = "DURATION")]
     pub timeout: Duration,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// A duration option's value, checked against its documented range at parsing, so that an
+/// absurd value is a usage error (exit 2) before any journal is opened or request sent, not an
+/// overflow or a request that can never finish.
+fn duration_within(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let value = parse_duration(text)?;
+    if value < min || value > max {
+        return Err(format!(
+            "{} is out of range: give a duration from {} to {}",
+            text.trim(),
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(value)
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// `--timeout`: below 100ms not even a local TLS handshake completes.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    duration_within(text, Duration::from_millis(100), HOUR)
+}
+
+/// `--max-backoff`: 0 retries at once (still paced by `--rate`).
+fn parse_backoff(text: &str) -> Result<Duration, String> {
+    duration_within(text, Duration::ZERO, HOUR)
+}
+
+/// `simulate --latency`.
+fn parse_latency(text: &str) -> Result<Duration, String> {
+    duration_within(text, Duration::ZERO, Duration::from_secs(600))
+}
+
+/// `simulate --token-ttl`.
+fn parse_token_ttl(text: &str) -> Result<Duration, String> {
+    duration_within(text, Duration::from_secs(1), 24 * HOUR)
+}
+
+/// `report --expiring-within`: Atlas invitations last 30 days; ten years is already absurd.
+fn parse_expiring_within(text: &str) -> Result<Duration, String> {
+    duration_within(text, Duration::ZERO, 3650 * 24 * HOUR)
 }
 
 fn parse_org_id(text: &str) -> Result<String, String> {
@@ -682,6 +734,45 @@ mod tests {
             parse_any_role("group read only").unwrap(),
             "GROUP_READ_ONLY"
         );
+    }
+
+    #[test]
+    fn out_of_range_numbers_and_durations_are_usage_errors() {
+        let run = |extra: &[&str]| {
+            let mut argv = vec!["atlas-invite", "run", "x.csv"];
+            argv.extend_from_slice(extra);
+            Cli::try_parse_from(argv)
+        };
+        for bad in [
+            &["--concurrency", "0"][..],
+            &["--concurrency", "1025"],
+            &["--concurrency", "99999999999"],
+            &["--timeout", "0s"],
+            &["--timeout", "10000000000s"],
+            &["--timeout", "99999999999999999999999s"],
+            &["--max-backoff", "2h"],
+        ] {
+            let err = run(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
+        let err = run(&["--timeout", "0s"]).unwrap_err().to_string();
+        assert!(err.contains("from 100ms to 1h"), "{err}");
+        assert!(
+            run(&[
+                "--timeout",
+                "1h",
+                "--max-backoff",
+                "0s",
+                "--concurrency",
+                "1024"
+            ])
+            .is_ok()
+        );
+        let report = |within: &str| {
+            Cli::try_parse_from(["atlas-invite", "report", "--expiring-within", within])
+        };
+        assert!(report("7d").is_ok());
+        assert!(report("100000000000d").is_err());
     }
 
     #[test]

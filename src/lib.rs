@@ -12,6 +12,8 @@
 //! - [`report`]: audit listings of the journal as tables, safe CSV, JSON and JSON Lines.
 //! - [`simulator`]: a stateful, fault-injecting Atlas server for tests and demonstrations.
 //! - [`exit`]: the documented exit codes.
+//! - [`terminal`]: text from outside made safe to print, and stdout writes that survive a closed
+//!   pipe.
 
 pub mod atlas;
 pub mod cli;
@@ -24,6 +26,7 @@ pub mod report;
 pub mod roster;
 pub mod simulator;
 pub mod summary;
+pub mod terminal;
 pub mod util;
 
 use exit::Failure;
@@ -33,7 +36,7 @@ pub async fn run(cli: cli::Cli) -> i32 {
     match commands::dispatch(cli).await {
         Ok(code) => code,
         Err(Failure { code, error }) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", terminal::safe_lines(&format!("{error:#}")));
             code
         }
     }

@@ -189,7 +189,10 @@ impl Display {
         msg
     }
 
+    /// Prints one line above the bar. Lines carry addresses from the CSV and details from Atlas,
+    /// so they are made terminal-safe here, once for every caller.
     fn println(&self, line: &str) {
+        let line = &*crate::terminal::safe(line);
         match (&self.mode, &self.bar) {
             (DisplayMode::Bar, Some(bar)) => bar.println(line),
             (DisplayMode::Plain, _) => eprintln!("{line}"),

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::journal::InviteStatus;
 use crate::pipeline::events::{AttemptOutcome, AttemptRecord, Event, RowResult};
+use crate::terminal::safe;
 use crate::util::human_duration;
 
 /// Most failed rows listed in the text summary; the JSON summary lists them all.
@@ -167,12 +168,18 @@ impl Summary {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
     }
 
-    /// The summary for people.
+    /// The summary for people. Paths, addresses and Atlas's words come from outside: each is
+    /// made terminal-safe where it is written in.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let verb = if self.dry_run { "Dry run" } else { "Run" };
         let id = self.run_id.map(|id| format!(" {id}")).unwrap_or_default();
-        let _ = writeln!(out, "{verb}{id} for org {} from {}", self.org_id, self.csv);
+        let _ = writeln!(
+            out,
+            "{verb}{id} for org {} from {}",
+            safe(&self.org_id),
+            safe(&self.csv)
+        );
         let _ = write!(
             out,
             "  rows {}: valid {}, invalid {}, duplicates {}",
@@ -212,11 +219,11 @@ impl Summary {
         }
         for p in self.problems.iter().take(MAX_FAILURES_SHOWN) {
             let mut line = match p.line {
-                Some(n) => format!("  {} line {n} {}", p.status, p.email),
-                None => format!("  {} {}", p.status, p.email),
+                Some(n) => format!("  {} line {n} {}", p.status, safe(&p.email)),
+                None => format!("  {} {}", p.status, safe(&p.email)),
             };
             if let Some(detail) = p.detail.as_deref().filter(|d| !d.is_empty()) {
-                let _ = write!(line, ": {detail}");
+                let _ = write!(line, ": {}", safe(detail));
             }
             let _ = writeln!(out, "{line}");
         }
@@ -225,17 +232,18 @@ impl Summary {
                 out,
                 "  … and {} more (see the journal: atlas-invite status, or sqlite3 {})",
                 self.problems.len() - MAX_FAILURES_SHOWN,
-                self.journal
+                safe(&self.journal)
             );
         }
         if let Some(sunset) = &self.sunset {
             let _ = writeln!(
                 out,
-                "  note: Atlas has deprecated this endpoint (Sunset: {sunset}); switch with --api users"
+                "  note: Atlas has deprecated this endpoint (Sunset: {}); switch with --api users",
+                safe(sunset)
             );
         }
         if let Some(reason) = &self.stopped {
-            let _ = writeln!(out, "  stopped early: {reason}");
+            let _ = writeln!(out, "  stopped early: {}", safe(reason));
         }
         if !self.dry_run && self.failed + self.unfinished > 0 && self.stopped.is_none() {
             let _ = writeln!(
@@ -243,7 +251,7 @@ impl Summary {
                 "  rerun the same command to retry what is not done; done rows are not sent again"
             );
         }
-        let _ = write!(out, "  journal: {}", self.journal);
+        let _ = write!(out, "  journal: {}", safe(&self.journal));
         out
     }
 }

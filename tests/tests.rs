@@ -24,3 +24,7 @@ mod report;
 
 // HR exports as they come: encodings, column options, --where, rules, team and project names.
 mod hr_exports;
+
+// Robustness and hygiene: redirects, the journal never overwritten, terminal-safe output,
+// ranges, closed pipes, concurrent journal creation, credentials in URLs, hidden characters.
+mod hygiene;

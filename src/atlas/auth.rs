@@ -402,6 +402,17 @@ async fn fetch_token(
             }
         })?;
     let status = response.status().as_u16();
+    if response.status().is_redirection() {
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok());
+        return Err(super::client::redirect_error(
+            status,
+            location,
+            response.url(),
+        ));
+    }
     let retry_after = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)

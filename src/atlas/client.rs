@@ -100,8 +100,46 @@ pub enum ClientError {
         "refusing to send credentials over plain http to {host}: use https, or a loopback address for a local server"
     )]
     InsecureBaseUrl { host: String },
+    #[error(
+        "the base URL for {host} holds a user name or password: credentials never go in the URL \
+         (nor into the journal); set MONGODB_ATLAS_ACCESS_TOKEN, or MONGODB_ATLAS_CLIENT_ID and \
+         MONGODB_ATLAS_CLIENT_SECRET, or MONGODB_ATLAS_PUBLIC_API_KEY and \
+         MONGODB_ATLAS_PRIVATE_API_KEY, and pass the URL without them"
+    )]
+    UserInfo { host: String },
     #[error("failed to build the HTTP client: {0}")]
     Build(String),
+}
+
+/// Refuses a base URL that embeds `user:password@`: it would be stored in the journal's `runs`
+/// table and printed. The error names the host only.
+pub fn check_base_url(base_url: &str) -> Result<(), ClientError> {
+    let shown = without_userinfo(base_url);
+    let url = Url::parse(base_url.trim()).map_err(|e| ClientError::BaseUrl {
+        url: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ClientError::UserInfo {
+            host: url.host_str().unwrap_or_default().to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// `text` with anything between `://` and an `@` of the authority replaced by `***`, so that an
+/// error about a malformed URL never repeats a password written in it.
+fn without_userinfo(text: &str) -> String {
+    let Some(start) = text.find("://").map(|i| i + 3) else {
+        return text.to_owned();
+    };
+    let authority_end = text[start..]
+        .find(['/', '?', '#'])
+        .map_or(text.len(), |i| start + i);
+    match text[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &text[..start], &text[start + at..]),
+        None => text.to_owned(),
+    }
 }
 
 /// A successful call, with what the answer's headers said about rate limits and deprecation.
@@ -140,9 +178,11 @@ pub struct AtlasClient {
 impl AtlasClient {
     /// Builds the client; fails on a malformed base URL or on plain http to a remote host.
     pub fn new(config: &ClientConfig) -> Result<AtlasClient, ClientError> {
+        check_base_url(&config.base_url)?;
         let base_text = config.base_url.trim_end_matches('/');
+        let shown = without_userinfo(&config.base_url);
         let base = Url::parse(base_text).map_err(|e| ClientError::BaseUrl {
-            url: config.base_url.clone(),
+            url: shown.clone(),
             reason: e.to_string(),
         })?;
         let host = base.host_str().unwrap_or_default().to_owned();
@@ -152,14 +192,14 @@ impl AtlasClient {
             "http" => return Err(ClientError::InsecureBaseUrl { host }),
             other => {
                 return Err(ClientError::BaseUrl {
-                    url: config.base_url.clone(),
+                    url: shown,
                     reason: format!("unsupported scheme {other:?}; use https://"),
                 });
             }
         }
         let url = Url::parse(&format!("{base_text}{}", config.api.path(&config.org_id))).map_err(
             |e| ClientError::BaseUrl {
-                url: config.base_url.clone(),
+                url: shown.clone(),
                 reason: e.to_string(),
             },
         )?;
@@ -178,6 +218,10 @@ impl AtlasClient {
             // HTTP/2 server refuses a stream; such a refusal reaches the pipeline as a lost
             // answer, which it resolves by looking the person up.
             .retry(reqwest::retry::never().max_retries_per_request(0))
+            // Atlas never redirects an API call. Following one would send the person's data,
+            // and the credentials of the token request, to wherever `Location` points; a 3xx
+            // is instead reported as a permanent error naming it (see `redirect_error`).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Build(e.to_string()))?;
         Ok(AtlasClient {
@@ -332,6 +376,13 @@ impl AtlasClient {
                 builder = builder.header(CONTENT_TYPE, media_type).body(body.clone());
             }
             let (status, meta, bytes) = self.receive(builder).await?;
+            if status.is_redirection() {
+                return Err(redirect_error(
+                    status.as_u16(),
+                    meta.location.as_deref(),
+                    &url,
+                ));
+            }
             if status == StatusCode::UNAUTHORIZED
                 && tries < 3
                 && self.auth.unauthorized(&auth, &meta.challenges).await
@@ -382,6 +433,8 @@ struct Meta {
     error_code_header: Option<String>,
     /// `WWW-Authenticate` challenges, kept only for a 401.
     challenges: Vec<String>,
+    /// `Location`, kept only for a 3xx.
+    location: Option<String>,
 }
 
 impl Meta {
@@ -400,6 +453,10 @@ impl Meta {
             sunset: header_text(headers, "sunset"),
             error_code_header: header_text(headers, "x-error-code"),
             challenges,
+            location: status
+                .is_redirection()
+                .then(|| header_text(headers, "location"))
+                .flatten(),
         }
     }
 }
@@ -447,6 +504,35 @@ fn status_error(status: StatusCode, meta: Meta, body: &[u8]) -> CallError {
         body,
         error_code_header: meta.error_code_header,
         rate: meta.rate,
+    }
+}
+
+/// A 3xx answer: a permanent error naming where it pointed, never followed. The target is shown
+/// without user information, query or fragment (which could carry secrets), resolved against
+/// the request's own URL when relative.
+pub(crate) fn redirect_error(status: u16, location: Option<&str>, request: &Url) -> CallError {
+    let target = match location.map(str::trim).filter(|l| !l.is_empty()) {
+        None => "no Location".to_owned(),
+        Some(location) => match request.join(location) {
+            Ok(mut url) => {
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.set_query(None);
+                url.set_fragment(None);
+                summarise_body(url.as_str().as_bytes())
+            }
+            Err(_) => summarise_body(location.as_bytes()),
+        },
+    };
+    CallError::Status {
+        status,
+        api: None,
+        body: format!(
+            "Atlas answered HTTP {status} redirecting to {target}; API calls are never \
+             redirected, so nothing was sent there — check --base-url"
+        ),
+        error_code_header: None,
+        rate: RateHeaders::default(),
     }
 }
 
@@ -543,6 +629,24 @@ mod tests {
         assert!(matches!(err, ClientError::InsecureBaseUrl { .. }), "{err}");
         assert!(AtlasClient::new(&config("ftp://x")).is_err());
         assert!(AtlasClient::new(&config("not a url")).is_err());
+    }
+
+    #[test]
+    fn user_names_and_passwords_in_the_base_url_are_refused_without_repeating_them() {
+        for url in [
+            "http://user:s3cret@127.0.0.1:8080",
+            "https://user@cloud.mongodb.com",
+            "https://:s3cret@cloud.mongodb.com/",
+        ] {
+            let err = AtlasClient::new(&config(url)).unwrap_err();
+            assert!(matches!(err, ClientError::UserInfo { .. }), "{url}: {err}");
+            assert!(!err.to_string().contains("s3cret"), "{err}");
+            assert!(!err.to_string().contains("user@"), "{err}");
+        }
+        let err = check_base_url("http://u:s3cret@host:notaport").unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        assert_eq!(without_userinfo("https://a:b@h/x@y"), "https://***@h/x@y");
+        assert_eq!(without_userinfo("https://h/x@y"), "https://h/x@y");
     }
 
     #[test]
@@ -657,6 +761,27 @@ mod tests {
         assert_eq!(rate.limit, Some(10));
         assert_eq!(rate.remaining, Some(0));
         assert_eq!(err.error_code(), Some("RATE_LIMITED_TOKEN_BUCKET"));
+    }
+
+    #[tokio::test]
+    async fn redirects_are_permanent_errors_naming_the_target() {
+        for code in [301, 302, 303, 307, 308] {
+            let answer = format!(
+                "HTTP/1.1 {code} Moved\r\nlocation: https://user:pw@elsewhere.example/x?token=t\r\ncontent-length: 0\r\n\r\n"
+            );
+            let base = raw_server(Some(answer.into_bytes())).await;
+            let client = AtlasClient::new(&config(&base)).unwrap();
+            let err = client.invite(&request()).await.unwrap_err();
+            assert_eq!(err.http_status(), Some(code));
+            assert_eq!(err.class(), crate::atlas::error::ErrorClass::Permanent);
+            let text = err.to_string();
+            assert!(
+                text.contains("redirecting to https://elsewhere.example/x;"),
+                "{text}"
+            );
+            assert!(text.contains("never redirected"), "{text}");
+            assert!(!text.contains("pw") && !text.contains("token=t"), "{text}");
+        }
     }
 
     #[test]

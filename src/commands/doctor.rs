@@ -39,7 +39,7 @@ pub(super) async fn doctor(args: &DoctorArgs) -> Result<i32, Failure> {
     })?;
     let credentials = Credentials::from_env().map_err(Failure::usage)?;
     let api = Api::from(args.atlas.api);
-    let base_url = args.atlas.base_url();
+    let base_url = args.atlas.checked_base_url()?;
     let client = AtlasClient::new(&ClientConfig {
         base_url: base_url.clone(),
         org_id: org_id.clone(),
@@ -87,8 +87,8 @@ pub(super) async fn doctor(args: &DoctorArgs) -> Result<i32, Failure> {
         }
     };
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string(&check).map_err(Failure::usage)?),
-        Format::Text => print!("{}", render(&check)),
+        Format::Json => crate::outln!("{}", serde_json::to_string(&check).map_err(Failure::usage)?),
+        Format::Text => crate::out!("{}", crate::terminal::safe_lines(&render(&check))),
     }
     Ok(code)
 }

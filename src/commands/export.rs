@@ -17,7 +17,6 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
-use email_address::{EmailAddress, Options as EmailOptions};
 
 use super::report::open_journal;
 use crate::cli::ExportArgs;
@@ -43,6 +42,9 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 const ABSENT: &str = "absent";
 
 pub(super) fn export(args: &ExportArgs) -> Result<i32, Failure> {
+    if let Some(out) = &args.out {
+        super::refuse_journal_path("--out", out, &args.journal)?;
+    }
     let options = args.input.roster_options()?;
     let file = roster::read_raw(&args.csv, &options).map_err(Failure::usage)?;
     let (header, rows, email_index) = (&file.header, &file.rows, file.email_index);
@@ -190,14 +192,10 @@ fn failed_only_cells(row: &[String], email_index: usize, header: bool) -> Vec<St
         .collect()
 }
 
-/// A plain address (no display name, no domain literal), the only kind `run` accepts.
+/// An address `run` accepts (the roster's own rule): no display name, no domain literal, no
+/// quoted part, no hidden character.
 fn is_address(text: &str) -> bool {
-    // The roster's own options, so that "valid" means what `run` will accept.
-    let options = EmailOptions::default()
-        .without_display_text()
-        .without_domain_literal()
-        .with_required_tld();
-    EmailAddress::parse_with_options(text, options).is_ok()
+    roster::is_valid_email(text)
 }
 
 /// The six result cells of a row that did not validate.

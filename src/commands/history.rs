@@ -6,6 +6,7 @@ use crate::cli::HistoryArgs;
 use crate::exit::{Failure, SUCCESS};
 use crate::journal::InviteFilter;
 use crate::report::ReportFormat;
+use crate::terminal::safe;
 
 pub(super) fn history(args: &HistoryArgs) -> Result<i32, Failure> {
     let journal = open_journal(&args.journal)?;
@@ -24,8 +25,8 @@ pub(super) fn history(args: &HistoryArgs) -> Result<i32, Failure> {
         if people.is_empty() {
             eprintln!(
                 "no record of {} in journal {}",
-                args.email.trim(),
-                journal.path().display()
+                safe(args.email.trim()),
+                safe(&journal.path().display().to_string())
             );
             return Ok(SUCCESS);
         }
@@ -43,15 +44,15 @@ pub(super) fn history(args: &HistoryArgs) -> Result<i32, Failure> {
                 line.push_str(&format!(", {state} as of {at}"));
             }
             if let Some(detail) = &person.last_error_detail {
-                line.push_str(&format!(" ({})", detail.replace(char::is_control, " ")));
+                line.push_str(&format!(" ({detail})"));
             }
-            println!("{line}");
+            crate::outln!("{}", safe(&line));
         }
         if attempts.is_empty() {
-            eprintln!("no request was ever sent for {}", args.email.trim());
+            eprintln!("no request was ever sent for {}", safe(args.email.trim()));
             return Ok(SUCCESS);
         }
-        println!();
+        crate::outln!();
     }
     print(&attempts, args.format)?;
     Ok(SUCCESS)

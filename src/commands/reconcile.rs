@@ -62,7 +62,7 @@ pub(super) async fn reconcile(args: &ReconcileArgs) -> Result<i32, Failure> {
         )));
     }
     let credentials = Credentials::from_env().map_err(Failure::usage)?;
-    let base_url = args.atlas.base_url();
+    let base_url = args.atlas.checked_base_url()?;
     let client = AtlasClient::new(&ClientConfig {
         base_url: base_url.clone(),
         org_id: org_id.clone(),
@@ -128,11 +128,11 @@ pub(super) async fn reconcile(args: &ReconcileArgs) -> Result<i32, Failure> {
         expiring_within_7d: expiring,
     };
     match args.format {
-        Format::Json => println!(
+        Format::Json => crate::outln!(
             "{}",
             serde_json::to_string(&summary).map_err(Failure::usage)?
         ),
-        Format::Text => print!("{}", render(&summary)),
+        Format::Text => crate::out!("{}", crate::terminal::safe_lines(&render(&summary))),
     }
     Ok(SUCCESS)
 }
@@ -259,7 +259,11 @@ where
             });
         }
         let wait = backoff.next_delay(retry_after);
-        eprintln!("{what}: {error}; retrying in {}", human_duration(wait));
+        eprintln!(
+            "{what}: {}; retrying in {}",
+            crate::terminal::safe(&error.to_string()),
+            human_duration(wait)
+        );
         tokio::time::sleep(wait).await;
     }
 }

@@ -279,7 +279,10 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         .map_err(|e| Failure::aborted(anyhow!(e)))?;
     print_summary(&args, &summary);
     if let Some(reason) = &outcome.stopped {
-        eprintln!("error: run stopped: {reason}");
+        eprintln!(
+            "error: run stopped: {}",
+            crate::terminal::safe(&reason.to_string())
+        );
         if *reason == StopReason::Interrupted {
             eprintln!(
                 "rerun the same command to finish; it checks unresolved requests with Atlas first"
@@ -333,7 +336,7 @@ async fn target(args: &RunArgs) -> Result<Target, Failure> {
     };
     Ok(Target {
         org_id,
-        base_url: args.atlas.base_url(),
+        base_url: args.atlas.checked_base_url()?,
         credentials,
         _simulator: None,
     })
@@ -390,9 +393,10 @@ async fn dry_run(
         break counts;
     };
     if print {
-        println!(
+        crate::outln!(
             "would send {} invitations to org {}; nothing was sent",
-            counts.would_send, target.org_id
+            counts.would_send,
+            target.org_id
         );
     }
     if !args.quiet {
@@ -471,8 +475,8 @@ fn lapsed_note(skipped: usize, reinvited: usize) {
 
 fn print_summary(args: &RunArgs, summary: &Summary) {
     match args.format {
-        Format::Json => println!("{}", summary.to_json()),
-        Format::Text if !args.quiet => println!("{}", summary.to_text()),
+        Format::Json => crate::outln!("{}", summary.to_json()),
+        Format::Text if !args.quiet => crate::outln!("{}", summary.to_text()),
         Format::Text => {}
     }
 }

@@ -35,11 +35,11 @@ pub(super) fn status(args: &StatusArgs) -> Result<i32, Failure> {
             .map_err(Failure::usage)?,
     };
     match args.format {
-        Format::Json => println!(
+        Format::Json => crate::outln!(
             "{}",
             serde_json::to_string(&report).map_err(Failure::usage)?
         ),
-        Format::Text => print!("{}", render(&report)),
+        Format::Text => crate::out!("{}", crate::terminal::safe_lines(&render(&report))),
     }
     Ok(SUCCESS)
 }

@@ -11,6 +11,7 @@ use crate::atlas::model::{GroupRoleAssignment, OrgRole};
 use crate::cli::{Format, ValidateArgs};
 use crate::exit::{Failure, INCOMPLETE, SUCCESS};
 use crate::roster::{self, Duplicate, Invitee, Names, RosterSummary, RowOutcome, Sources};
+use crate::terminal::safe;
 
 pub(super) fn validate(args: &ValidateArgs) -> Result<i32, Failure> {
     let options = args.input.roster_options()?;
@@ -137,9 +138,9 @@ fn text_row(out: &mut impl Write, row: &RowOutcome, quiet: bool) -> io::Result<(
             out,
             "line {:>5}  ok         {}  {}  from: {}",
             ok.line,
-            ok.email,
-            grants(ok),
-            sources(ok)
+            safe(&ok.email),
+            safe(&grants(ok)),
+            safe(&sources(ok))
         ),
         RowOutcome::Invalid(bad) => {
             let email = bad.email.as_deref().unwrap_or("(no email)");
@@ -147,14 +148,16 @@ fn text_row(out: &mut impl Write, row: &RowOutcome, quiet: bool) -> io::Result<(
                 out,
                 "line {:>5}  invalid    {}  {}",
                 bad.line,
-                email,
-                bad.reason()
+                safe(email),
+                safe(&bad.reason())
             )
         }
         RowOutcome::Duplicate(dup) => writeln!(
             out,
             "line {:>5}  duplicate  {}  same as line {}, skipped",
-            dup.line, dup.email, dup.first_line
+            dup.line,
+            safe(&dup.email),
+            dup.first_line
         ),
     }
 }
@@ -176,21 +179,21 @@ fn text_end(
             out,
             "read as {}, delimiter {delimiter}; columns: email {}, roles {}, teams {}, projects {}",
             summary.encoding.name(),
-            column(&c.email),
-            column(&c.roles),
-            column(&c.teams),
-            column(&c.projects)
+            safe(&column(&c.email)),
+            safe(&column(&c.roles)),
+            safe(&column(&c.teams)),
+            safe(&column(&c.projects))
         )?;
         for rule in &summary.rules {
             let plural = if rule.rows == 1 { "" } else { "s" };
-            writeln!(out, "{}: {} row{plural}", rule.label, rule.rows)?;
+            writeln!(out, "{}: {} row{plural}", safe(&rule.label), rule.rows)?;
         }
     }
     if !summary.ignored_columns.is_empty() {
         writeln!(
             out,
             "ignored columns: {}",
-            summary.ignored_columns.join(", ")
+            safe(&summary.ignored_columns.join(", "))
         )?;
     }
     if named > 0 {

@@ -9,7 +9,7 @@
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use super::JournalError;
 use crate::util::now_rfc3339;
@@ -198,16 +198,19 @@ impl Journal {
         // Foreign keys are declared in the schema, for people reading it, but not enforced:
         // the recorder is the only writer and always refers to rows it created, and the checks
         // cost a measured ~17 % of the client's CPU per invite.
+        //
+        // The busy timeout comes first: switching a new file to WAL takes a lock that another
+        // process opening the same new journal at the same instant may hold.
+        self.conn
+            .busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
+            .map_err(|e| sql(&self.path, e))?;
         self.conn
             .execute_batch(
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA temp_store = MEMORY;",
             )
-            .map_err(|e| sql(&self.path, e))?;
-        self.conn
-            .busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS.into()))
-            .map_err(|e| sql(&self.path, e))
+            .map_err(|e| busy_or_sql(&self.path, e))
     }
 
     fn migrate(&mut self) -> Result<(), JournalError> {
@@ -222,7 +225,20 @@ impl Journal {
         }
         for (index, (name, sql_text)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let number = index as i64 + 1;
-            let tx = self.conn.transaction().map_err(|e| sql(&self.path, e))?;
+            // Two processes may open the same new (or old) journal at once. `BEGIN IMMEDIATE`
+            // takes the write lock before the version is read again, so exactly one applies
+            // each migration and the other, having waited for the busy timeout at most, finds
+            // it applied and moves on.
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| busy_or_sql(&self.path, e))?;
+            let applied: i64 = tx
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .map_err(|e| sql(&self.path, e))?;
+            if applied >= number {
+                continue;
+            }
             tx.execute_batch(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (
                      version    INTEGER PRIMARY KEY,
@@ -234,7 +250,7 @@ impl Journal {
             tx.execute_batch(sql_text)
                 .map_err(|source| JournalError::Migration {
                     name: (*name).to_owned(),
-                    source,
+                    source: without_sql(source),
                 })?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
@@ -274,7 +290,29 @@ fn create_private(path: &Path) -> Result<(), JournalError> {
 pub(crate) fn sql(path: &Path, source: rusqlite::Error) -> JournalError {
     JournalError::Sql {
         path: path.to_owned(),
-        source,
+        source: without_sql(source),
+    }
+}
+
+/// [`sql`], except that a lock still held by another process after the busy timeout is the
+/// same "in use" error as the run lock's.
+fn busy_or_sql(path: &Path, source: rusqlite::Error) -> JournalError {
+    match source.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => JournalError::Busy {
+            path: path.to_owned(),
+        },
+        _ => sql(path, source),
+    }
+}
+
+/// The error without the statement text that rusqlite attaches to a syntax or schema error:
+/// a whole migration's SQL is no message for people. SQLite's own message stays.
+fn without_sql(source: rusqlite::Error) -> rusqlite::Error {
+    match source {
+        rusqlite::Error::SqlInputError { error, msg, .. } => {
+            rusqlite::Error::SqliteFailure(error, Some(msg))
+        }
+        other => other,
     }
 }
 
@@ -348,6 +386,45 @@ mod tests {
         let path = dir.path().join("absent.db");
         assert!(Journal::open_read_only(&path).unwrap().is_none());
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn migration_errors_do_not_carry_the_sql() {
+        let conn = Connection::open_in_memory().unwrap();
+        let err = conn
+            .execute_batch("CREATE TABLE t (a); CREATE TABLE t (a);")
+            .unwrap_err();
+        let shown = JournalError::Migration {
+            name: "0001_initial".into(),
+            source: without_sql(err),
+        }
+        .to_string();
+        assert!(shown.contains("table t already exists"), "{shown}");
+        assert!(!shown.contains("CREATE"), "{shown}");
+    }
+
+    #[test]
+    fn journals_opened_at_once_from_many_threads_all_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let opened: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| Journal::open(&path).map(drop)))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for result in opened {
+            match result {
+                Ok(()) | Err(JournalError::Busy { .. }) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let journal = Journal::open(&path).unwrap();
+        let applied: i64 = journal
+            .conn
+            .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(applied, MIGRATIONS.len() as i64);
     }
 
     #[test]

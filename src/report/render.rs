@@ -155,16 +155,14 @@ fn table<R: Record>(rows: &[R]) -> String {
     out
 }
 
-/// `cell` safe to print on a terminal: control characters (line breaks that would break the
-/// alignment, escape sequences that would drive the terminal) become spaces, and an empty cell
-/// shows as `-`.
+/// `cell` safe to print on a terminal (see [`crate::terminal::safe`]: control characters become
+/// spaces, so line breaks cannot break the alignment nor escape sequences drive the terminal),
+/// and an empty cell shows as `-`.
 fn printable(cell: &str) -> String {
     if cell.is_empty() {
         return "-".to_owned();
     }
-    cell.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::terminal::safe(cell).into_owned()
 }
 
 /// `cell` cut to `max` characters, the last one replaced with `…` when it was longer.

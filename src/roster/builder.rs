@@ -10,7 +10,7 @@ use super::dedup::{DuplicateIndex, GrantsPrint, Sighting};
 use super::layout::{self, Layout};
 use super::{
     Duplicate, InvalidRow, Invitee, Names, Problem, RosterOptions, RosterSummary, RowOutcome,
-    RuleUse, Rules, Sources, Unmatched, cell, email_key,
+    RuleUse, Rules, Sources, Unmatched, cell, email_cell, email_key,
 };
 use crate::atlas::model::OrgRole;
 
@@ -163,7 +163,7 @@ impl<'a> Builder<'a> {
         let mut problems = Vec::new();
         let layout = &self.layout;
 
-        let email_cell = cell(record, layout.email.index);
+        let email_cell = email_cell(record, layout.email.index);
         let email = cells::email(email_cell, &layout.email.name, &mut problems);
         let mut bits = 0u8;
         let mut names: Option<Box<Names>> = None;

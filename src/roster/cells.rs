@@ -54,8 +54,14 @@ pub(super) fn email(cell: &str, column: &str, problems: &mut Vec<Problem>) -> Op
         "missing email address: fill it in or delete the row".to_owned()
     } else if has_line_break(cell) {
         LINE_BREAK.to_owned()
+    } else if let Some(c) = cell.chars().find(|&c| crate::terminal::is_unsafe(c)) {
+        hidden_character_message(c)
     } else if cell.contains(['<', '>']) {
         display_name_message(cell)
+    } else if cell.contains('"') {
+        "invalid email address: a quoted part (like \"a b\"@example.com) is not accepted: use \
+         a plain address, like name@example.com"
+            .to_owned()
     } else {
         match EmailAddress::parse_with_options(cell, email_options()) {
             Ok(address) => return Some(address.into()),
@@ -64,6 +70,28 @@ pub(super) fn email(cell: &str, column: &str, problems: &mut Vec<Problem>) -> Op
     };
     problems.push(Problem::new(column, cell, message));
     None
+}
+
+/// Whether `text` is an address [`email`] accepts: what `export` must keep verbatim.
+pub(crate) fn is_valid_email(text: &str) -> bool {
+    let mut problems = Vec::new();
+    email(text, "", &mut problems).is_some()
+}
+
+/// An address holding a character that shows as nothing, or reorders or rewrites what is shown
+/// around it: it would look like another person's address, so it is refused with the code
+/// point named.
+fn hidden_character_message(c: char) -> String {
+    let kind = if c.is_control() {
+        "control"
+    } else {
+        "invisible"
+    };
+    format!(
+        "invalid email address: {kind} character U+{:04X} in email: retype the address, or \
+         delete the character",
+        u32::from(c)
+    )
 }
 
 fn display_name_message(cell: &str) -> String {

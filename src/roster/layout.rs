@@ -106,7 +106,8 @@ impl Layout {
         let mut cells = Vec::new();
         for (index, raw) in header.iter().enumerate() {
             let text = std::str::from_utf8(raw).map_err(|_| RosterError::NotUtf8 { line })?;
-            let name = clean(text);
+            // A header name `export` guarded against formulas reads as it was written.
+            let name = super::unguard(clean(text));
             if !name.is_empty() {
                 cells.push((index, name.to_owned()));
             }

@@ -51,6 +51,7 @@ use crate::atlas::model::{GroupRoleAssignment, InvitationRequest, OrgRole};
 
 use self::cells::clip;
 
+pub(crate) use self::cells::is_valid_email;
 pub use self::names::{
     NameIndex, NameSet, NamedItem, NamedProject, Names, resolve_invitee, resolve_names,
 };
@@ -523,14 +524,33 @@ fn no_email_column_message(found: &[String]) -> String {
     )
 }
 
-/// The trimmed text of cell `index`, empty when the row is too short. Fields were checked to be
-/// UTF-8 before.
+/// The trimmed text of cell `index`, empty when the row is too short, without the formula guard
+/// `export` adds (see [`unguard`]). Fields were checked to be UTF-8 before. Not for the email
+/// cell: see [`email_cell`].
 fn cell(record: &ByteRecord, index: usize) -> &str {
+    unguard(email_cell(record, index))
+}
+
+/// The trimmed text of the email cell, exactly as written: `export` never guards a valid
+/// address, and an apostrophe is a legal first character of one (`'-ann@example.com`).
+fn email_cell(record: &ByteRecord, index: usize) -> &str {
     let text = record
         .get(index)
         .and_then(|b| std::str::from_utf8(b).ok())
         .unwrap_or("");
     clean(text)
+}
+
+/// `text` without the guard that [`crate::report::neutralise`] puts before a formula-like cell
+/// (an apostrophe followed by `=`, `+`, `-`, `@`, TAB or CR), so that a file written by
+/// `export --failed-only` gives `run` the same teams, projects, roles and column values as the
+/// original, while a spreadsheet opening it still sees text, not a formula. Only that exact
+/// guard is removed; any other leading apostrophe stays.
+pub(crate) fn unguard(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if crate::report::is_formula_like(rest) => clean(rest),
+        _ => text,
+    }
 }
 
 /// `text` without surrounding whitespace (including no-break spaces) and byte order marks.

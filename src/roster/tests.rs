@@ -455,6 +455,71 @@ fn invalid_email_syntax_is_an_error() {
 }
 
 #[test]
+fn hidden_characters_and_quoted_parts_are_rejected_with_the_line() {
+    let hidden = [
+        '\u{200b}', '\u{200c}', '\u{200d}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202e}',
+        '\u{2060}', '\u{2064}', '\u{2066}', '\u{2069}', '\u{feff}', '\u{ad}', '\u{180e}', '\u{1b}',
+        '\u{7}', '\u{85}',
+    ];
+    let mut text = String::from("email\n");
+    for c in hidden {
+        text.push_str(&format!("ann{c}x@example.com\n"));
+    }
+    text.push_str("\"\"\"a b\"\"@example.com\"\n\"\"\"ann\"\"@example.com\"\nok@example.com\n");
+    let r = read(&text);
+    assert_eq!(r.invitees.len(), 1, "{:?}", r.invitees);
+    assert_eq!(r.invalid.len(), hidden.len() + 2);
+    for (row, c) in r.invalid.iter().zip(hidden) {
+        let message = &row.problems[0].message;
+        let code = format!("U+{:04X} in email", u32::from(c));
+        assert!(message.contains(&code), "{c:?}: {message}");
+    }
+    assert!(
+        r.invalid[0].problems[0]
+            .message
+            .contains("invisible character U+200B")
+    );
+    assert!(
+        r.invalid[14].problems[0]
+            .message
+            .contains("control character U+001B")
+    );
+    assert_eq!(r.invalid[0].line, 2);
+    for row in &r.invalid[hidden.len()..] {
+        assert!(row.problems[0].message.contains("quoted part"), "{row}");
+    }
+    assert!(super::is_valid_email("ann@example.com"));
+    assert!(!super::is_valid_email("ann\u{200b}@example.com"));
+    assert!(!super::is_valid_email("\"ann\"@example.com"));
+}
+
+#[test]
+fn the_export_formula_guard_is_read_away_except_in_the_email_cell() {
+    use super::unguard;
+    for (guarded, plain) in [
+        ("'=ops", "=ops"),
+        ("'+plus", "+plus"),
+        ("'-minus", "-minus"),
+        ("'@oncall", "@oncall"),
+        ("'\t=x", "=x"),
+        ("'\r@x", "@x"),
+    ] {
+        assert_eq!(unguard(guarded), plain);
+    }
+    for kept in ["'quoted", "''=x", "ops", "'", "a'=b"] {
+        assert_eq!(unguard(kept), kept);
+    }
+    let r = read("email,roles,teams\n'-ann@example.com,'-,'@oncall\n");
+    assert!(r.invitees.is_empty());
+    // The email keeps its apostrophe (a legal address character); the roles cell reads `-`.
+    assert_eq!(r.invalid[0].email.as_deref(), Some("'-ann@example.com"));
+    let r = read("email,teams\n'-ann@example.com,'@oncall\n");
+    assert_eq!(r.invitees[0].email, "'-ann@example.com");
+    let names = r.invitees[0].names.as_ref().unwrap();
+    assert_eq!(&*names.teams[0].name, "@oncall");
+}
+
+#[test]
 fn display_name_forms_are_rejected() {
     let r = read("email\n\"Jane Doe <jane@example.com>\"\n<jane@example.com>\n");
     assert_eq!(lines(&r.invalid), vec![2, 3]);

@@ -149,7 +149,7 @@ fn stream(
             RowOutcome::Invalid(bad) => {
                 pass.invalid += 1;
                 if report(bad.line) {
-                    eprintln!("invalid: {bad}");
+                    eprintln!("invalid: {}", crate::terminal::safe(&bad.to_string()));
                 }
                 pass.problems.push(problem(&bad));
                 sink(Row::Invalid(bad))
@@ -159,7 +159,9 @@ fn stream(
                 if report(dup.line) {
                     eprintln!(
                         "duplicate: line {}: {} already appears on line {}; skipped",
-                        dup.line, dup.email, dup.first_line
+                        dup.line,
+                        crate::terminal::safe(&dup.email),
+                        dup.first_line
                     );
                 }
                 Ok(())
@@ -178,7 +180,10 @@ fn stream(
         return Err(failure);
     }
     if input.report && !file.ignored_columns.is_empty() && pass.first_named.is_none() {
-        eprintln!("ignored columns: {}", file.ignored_columns.join(", "));
+        eprintln!(
+            "ignored columns: {}",
+            crate::terminal::safe(&file.ignored_columns.join(", "))
+        );
     }
     pass.file = Some(file);
     Ok(pass)
@@ -345,12 +350,12 @@ pub(super) fn dry_run(
                 }
             };
             if print && invitee.line >= settings.report_from {
-                println!(
+                crate::outln!(
                     "line {:>5}  {:<16}  {}  {}",
                     invitee.line,
                     action,
-                    invitee.email,
-                    grants(&invitee)
+                    crate::terminal::safe(&invitee.email),
+                    crate::terminal::safe(&grants(&invitee))
                 );
             }
         }
