@@ -113,6 +113,25 @@ fn run_against(base_url: &str, work: &Work, csv: &std::path::Path) -> std::proce
 
 // --- 2. Redirects are never followed -------------------------------------------------------
 
+/// A base URL whose every answer is a redirect is caught by the check before sending: nothing
+/// is sent, nothing written.
+#[test]
+fn a_redirecting_base_url_is_refused_before_anything_is_sent() {
+    let elsewhere = RawServer::start(|_| http_answer("200 OK", &[], "[]"));
+    let location = format!("{}/api/atlas/v2/orgs/{ORG}/invites", elsewhere.url);
+    let redirecting =
+        RawServer::start(move |_| http_answer("302 Found", &[("location", &location)], ""));
+    let work = Work::new();
+    let csv = work.write("people.csv", "email\nann@example.com\n");
+    let ran = exec(&mut run_against(&redirecting.url, &work, &csv));
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("check --base-url"), "{ran:?}");
+    assert_eq!(redirecting.requests().len(), 1, "only the check: {ran:?}");
+    assert!(redirecting.requests()[0].starts_with("GET "));
+    assert_eq!(elsewhere.connections(), 0);
+    assert!(!work.journal().exists());
+}
+
 #[test]
 fn redirects_are_failures_that_send_nothing_to_the_location() {
     for code in [
@@ -126,7 +145,19 @@ fn redirects_are_failures_that_send_nothing_to_the_location() {
         let location = format!("{}/api/atlas/v2/orgs/{ORG}/invites", elsewhere.url);
         let redirecting = {
             let location = location.clone();
-            RawServer::start(move |_| http_answer(code, &[("location", &location)], ""))
+            // The organization check before sending (a GET) is answered; the invitation is
+            // redirected.
+            RawServer::start(move |request_line| {
+                if request_line.starts_with("GET ") {
+                    http_answer(
+                        "200 OK",
+                        &[("content-type", "application/vnd.atlas.2023-01-01+json")],
+                        "[]",
+                    )
+                } else {
+                    http_answer(code, &[("location", &location)], "")
+                }
+            })
         };
         let work = Work::new();
         let csv = work.write("people.csv", "email\nann@example.com\n");
@@ -138,7 +169,12 @@ fn redirects_are_failures_that_send_nothing_to_the_location() {
             "{code}: {ran:?}"
         );
         assert!(ran.stdout.contains("check --base-url"), "{code}: {ran:?}");
-        assert_eq!(redirecting.requests().len(), 1, "{code}: not retried");
+        let posts = redirecting
+            .requests()
+            .iter()
+            .filter(|r| r.starts_with("POST "))
+            .count();
+        assert_eq!(posts, 1, "{code}: not retried");
         assert_eq!(
             elsewhere.connections(),
             0,

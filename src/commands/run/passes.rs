@@ -455,6 +455,7 @@ mod tests {
             false,
             &input,
             Settings::first(),
+            &StopSignal::default(),
         )
         .unwrap();
         let Planned::NeedsNames(pass) = planned else {
@@ -478,6 +479,7 @@ mod tests {
             true,
             &input,
             settings,
+            &StopSignal::default(),
         );
         assert!(
             matches!(planned, Ok(Planned::Refused(_))),
@@ -491,6 +493,7 @@ mod tests {
             false,
             &input,
             settings,
+            &StopSignal::default(),
         );
         let Ok(Planned::Done { plan, run_id, pass }) = planned else {
             panic!("names are resolved");

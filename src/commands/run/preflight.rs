@@ -21,6 +21,12 @@ pub(super) async fn check(client: &AtlasClient) -> Result<(), Failure> {
             "Atlas refused the credentials for organization {org} ({error}); nothing was sent. \
              The caller needs the Organization Owner role; `atlas-invite doctor` checks the setup"
         ))),
+        (
+            CallError::Status {
+                status: 300..=399, ..
+            },
+            _,
+        ) => Err(Failure::usage(anyhow!("{error}; nothing was sent"))),
         (CallError::Status { status: 404, .. }, _) => Err(Failure::usage(anyhow!(
             "Atlas has no organization {org} ({error}); nothing was sent: check --org \
              (or MONGODB_ATLAS_ORG_ID)"
