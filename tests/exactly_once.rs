@@ -397,20 +397,33 @@ fn already_invited_after_our_own_unanswered_request_is_recorded_as_ours() {
     );
 }
 
-/// `kill -9` at three points of a run against a server whose answers take 100–500 ms, each
+/// People in the tests of killed runs.
+const N: usize = 120;
+
+/// A server that works 1 to 2 s on each person's first invitation but answers lookups at once,
+/// as Atlas can: a lookup made while the invitation is still being created finds nothing.
+fn slow_posts(n: usize) -> SimConfig {
+    let mut config = SimConfig {
+        latency: Duration::from_millis(10),
+        duplicate_invites: true,
+        ..SimConfig::default()
+    };
+    for i in 0..n {
+        let slow = 1_000 + (i as u64 * 337) % 1_000;
+        config = config.with_script(&format!("person{i}@example.com"), [Fault::Slow(slow)]);
+    }
+    config
+}
+
+/// `kill -9` at three points of a run against a server whose invitations take 1–2 s, each
 /// followed at once by a rerun: the requests of the killed run are still being worked on when
 /// the rerun starts, so the rerun must wait for them to settle before looking anybody up.
 #[cfg(unix)]
 #[test]
 fn sigkill_with_slow_answers_then_an_immediate_rerun_never_invites_twice() {
-    let sim = Sim::start(SimConfig {
-        latency: Duration::from_millis(100),
-        latency_jitter: Duration::from_millis(400),
-        duplicate_invites: true,
-        ..SimConfig::default()
-    });
+    let sim = Sim::start(slow_posts(N));
     let work = Work::new();
-    let n = 120;
+    let n = N;
     let csv = work.write("people.csv", people_csv(n));
     for kill_after in [3u64, 40, 90] {
         let mut child = run_cmd(&sim, &work, &csv)
@@ -433,14 +446,9 @@ fn sigkill_with_slow_answers_then_an_immediate_rerun_never_invites_twice() {
 #[cfg(unix)]
 #[test]
 fn double_ctrl_c_then_an_immediate_rerun_never_invites_twice() {
-    let sim = Sim::start(SimConfig {
-        latency: Duration::from_millis(100),
-        latency_jitter: Duration::from_millis(400),
-        duplicate_invites: true,
-        ..SimConfig::default()
-    });
+    let sim = Sim::start(slow_posts(N));
     let work = Work::new();
-    let n = 60;
+    let n = N;
     let csv = work.write("people.csv", people_csv(n));
     let child = run_cmd(&sim, &work, &csv)
         .args(["--concurrency", "16"])
