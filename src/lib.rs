@@ -6,6 +6,7 @@
 //! - [`commands`]: one module per subcommand, wiring the others together.
 //! - [`roster`]: CSV parsing and row-precise validation into [`roster::Invitee`]s.
 //! - [`atlas`]: wire types, credentials and the HTTP client for the Atlas Administration API.
+//! - [`plan`]: the one decision of what a run does with a person, for `run` and `--dry-run`.
 //! - [`pipeline`]: concurrent, rate-limited, retrying sending; reports [`pipeline::events`].
 //! - [`journal`]: the SQLite journal, its migrations, and the recorder that commits events.
 //! - [`progress`] and [`summary`]: what people and scripts see, built from committed events.
@@ -21,6 +22,7 @@ pub mod commands;
 pub mod exit;
 pub mod journal;
 pub mod pipeline;
+pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod roster;

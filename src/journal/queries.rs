@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::store::sql;
 use super::{InviteStatus, Journal, JournalError, MembershipState};
+use crate::plan::{Action, Known, decide, invalid_row_replaces};
 use crate::roster::{InvalidRow, Invitee};
 use crate::util::now_rfc3339;
 
@@ -426,24 +427,26 @@ impl Planner<'_> {
                 .and_then(|(_, state)| state.as_deref())
                 .and_then(MembershipState::parse)
                 .is_some_and(MembershipState::is_lapsed);
-            let existing = existing
+            let known = existing
                 .as_ref()
-                .and_then(|(status, _)| InviteStatus::parse(status));
-            match existing {
-                Some(status) if status.is_done() && lapsed && self.options.reinvite_expired => {
-                    forget_membership
-                        .execute(params![org_id, key])
-                        .map_err(|e| sql(path, e))?;
-                    plan.reinvited += 1;
-                }
-                Some(status) if status.is_done() => {
+                .and_then(|(status, _)| InviteStatus::parse(status))
+                .map(|status| Known { status, lapsed });
+            let unresolved = match decide(known, self.options) {
+                Action::Skip { lapsed, .. } => {
                     plan.lapsed_skipped += usize::from(lapsed);
                     plan.skipped += 1;
                     continue;
                 }
-                _ => {}
-            }
-            let unresolved = existing == Some(InviteStatus::InFlight);
+                Action::Reinvite => {
+                    forget_membership
+                        .execute(params![org_id, key])
+                        .map_err(|e| sql(path, e))?;
+                    plan.reinvited += 1;
+                    false
+                }
+                Action::Resolve => true,
+                Action::Send => false,
+            };
             let status = if unresolved {
                 InviteStatus::InFlight
             } else {
@@ -480,14 +483,7 @@ impl Planner<'_> {
                 .optional()
                 .map_err(|e| sql(path, e))?;
             let keep = existing.is_some_and(|(status, last_run)| {
-                match InviteStatus::parse(&status) {
-                    Some(s) if s.is_done() || s == InviteStatus::InFlight => true,
-                    // Planned by this run from an earlier, valid row of the same address: that
-                    // row's record is what will be sent, and a later invalid row (the same
-                    // person with other grants) must not replace it.
-                    Some(InviteStatus::Pending) => last_run == Some(run_id),
-                    _ => false,
-                }
+                !invalid_row_replaces(InviteStatus::parse(&status), last_run == Some(run_id))
             });
             if keep {
                 continue;

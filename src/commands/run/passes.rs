@@ -27,6 +27,7 @@ use super::super::validate::grants;
 use crate::exit::Failure;
 use crate::journal::{InviteStatus, Journal, NewRun, Plan, PlanOptions, Planner};
 use crate::pipeline::StopSignal;
+use crate::plan::{Action, Known, decide};
 use crate::roster::{self, InvalidRow, Invitee, NameSet, RosterOptions, RosterSummary, RowOutcome};
 use crate::summary::{ProblemRow, Summary};
 
@@ -327,28 +328,23 @@ pub(super) fn dry_run(
         };
         for invitee in batch.drain(..) {
             let key = invitee.email_key();
-            let status = known.get(&key).copied();
-            let is_lapsed = lapsed.contains(&key);
-            let action = match status {
-                Some(s) if s.is_done() && is_lapsed && reinvite_expired => {
+            let known = known.get(&key).map(|&status| Known {
+                status,
+                lapsed: lapsed.contains(&key),
+            });
+            let action = decide(known, PlanOptions { reinvite_expired });
+            match action {
+                Action::Skip { lapsed, .. } => {
+                    counts.lapsed_skipped += usize::from(lapsed);
+                    counts.skipped += 1;
+                }
+                Action::Reinvite => {
                     counts.would_send += 1;
                     counts.reinvited += 1;
-                    "send (lapsed)".to_owned()
                 }
-                Some(s) if s.is_done() => {
-                    counts.lapsed_skipped += usize::from(is_lapsed);
-                    counts.skipped += 1;
-                    format!("skip ({s})")
-                }
-                Some(InviteStatus::InFlight) => {
-                    counts.would_send += 1;
-                    "check, then send".to_owned()
-                }
-                _ => {
-                    counts.would_send += 1;
-                    "send".to_owned()
-                }
-            };
+                Action::Send | Action::Resolve => counts.would_send += 1,
+            }
+            let action = action.label();
             if print && invitee.line >= settings.report_from {
                 crate::outln!(
                     "line {:>5}  {:<16}  {}  {}",
