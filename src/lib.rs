@@ -10,6 +10,7 @@
 //! - [`pipeline`]: concurrent, rate-limited, retrying sending; reports [`pipeline::events`].
 //! - [`journal`]: the SQLite journal, its migrations, and the recorder that commits events.
 //! - [`progress`] and [`summary`]: what people and scripts see, built from committed events.
+//! - [`retry`]: the one retry policy and backoff, and the retry loop for reads.
 //! - [`report`]: audit listings of the journal as tables, safe CSV, JSON and JSON Lines.
 //! - [`simulator`]: a stateful, fault-injecting Atlas server for tests and demonstrations.
 //! - [`exit`]: the documented exit codes.
@@ -25,6 +26,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod retry;
 pub mod roster;
 pub mod simulator;
 pub mod summary;

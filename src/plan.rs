@@ -104,8 +104,16 @@ mod tests {
             (known(InFlight, false), REINVITE, Action::Resolve),
             (known(Invited, false), PLAIN, skip(Invited, false)),
             (known(Invited, false), REINVITE, skip(Invited, false)),
-            (known(AlreadyInvited, false), PLAIN, skip(AlreadyInvited, false)),
-            (known(AlreadyMember, false), PLAIN, skip(AlreadyMember, false)),
+            (
+                known(AlreadyInvited, false),
+                PLAIN,
+                skip(AlreadyInvited, false),
+            ),
+            (
+                known(AlreadyMember, false),
+                PLAIN,
+                skip(AlreadyMember, false),
+            ),
             (known(Invited, true), PLAIN, skip(Invited, true)),
             (known(Invited, true), REINVITE, Action::Reinvite),
             (known(AlreadyInvited, true), REINVITE, Action::Reinvite),
@@ -129,11 +137,13 @@ mod tests {
             "skip (invited)"
         );
         assert!(Action::Resolve.sends());
-        assert!(!Action::Skip {
-            status: Invited,
-            lapsed: true
-        }
-        .sends());
+        assert!(
+            !Action::Skip {
+                status: Invited,
+                lapsed: true
+            }
+            .sends()
+        );
     }
 
     #[test]

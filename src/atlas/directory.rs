@@ -13,9 +13,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::client::AtlasClient;
-use super::error::{CallError, ErrorClass, summarise_body};
+use super::error::{CallError, summarise_body};
 use super::model::MEDIA_TYPE_2023_01_01;
-use crate::pipeline::RetryPolicy;
+use crate::retry::{RetryPolicy, retry_reads};
 
 /// Items per page: the most the spec allows (`itemsPerPage` maximum).
 pub const DIRECTORY_PAGE_SIZE: u32 = 500;
@@ -136,34 +136,23 @@ impl AtlasClient {
         path: &str,
         query: &[(&str, &str)],
     ) -> Result<T, CallError> {
-        let mut backoff = RetryPolicy::new(ATTEMPTS, MAX_BACKOFF).backoff();
-        let mut attempt = 1;
-        loop {
-            let result = self.get(path, query, MEDIA_TYPE_2023_01_01).await;
-            let error = match result {
-                Ok(answer) => match serde_json::from_slice::<T>(&answer.value) {
-                    Ok(value) => return Ok(value),
-                    Err(e) => CallError::BadAnswer {
-                        status: answer.status,
-                        message: format!(
-                            "the answer is not the expected JSON ({e}): {}",
-                            summarise_body(&answer.value)
-                        ),
-                    },
-                },
-                Err(error) => error,
-            };
-            let retry_after = match error.class() {
-                ErrorClass::Transient | ErrorClass::Unknown => None,
-                ErrorClass::RateLimited { retry_after } => retry_after,
-                _ => return Err(error),
-            };
-            if attempt >= ATTEMPTS {
-                return Err(error);
-            }
-            attempt += 1;
-            tokio::time::sleep(backoff.next_delay(retry_after)).await;
-        }
+        let policy = RetryPolicy::new(ATTEMPTS, MAX_BACKOFF);
+        retry_reads(
+            &policy,
+            |_, _| {},
+            || async {
+                let answer = self.get(path, query, MEDIA_TYPE_2023_01_01).await?;
+                serde_json::from_slice::<T>(&answer.value).map_err(|e| CallError::BadAnswer {
+                    status: answer.status,
+                    message: format!(
+                        "the answer is not the expected JSON ({e}): {}",
+                        summarise_body(&answer.value)
+                    ),
+                })
+            },
+        )
+        .await
+        .map_err(|gave_up| gave_up.error)
     }
 }
 

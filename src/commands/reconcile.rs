@@ -25,7 +25,7 @@ use crate::exit::{Failure, INCOMPLETE, SUCCESS, USAGE};
 use crate::journal::{
     InviteFilter, Journal, MembershipState, Observation, ReconcileRun, ReconcileTotals,
 };
-use crate::pipeline::RetryPolicy;
+use crate::retry::{GaveUp, RetryPolicy, retry_reads};
 use crate::util::{hostname, human_duration, now_rfc3339, os_user, rfc3339};
 
 /// Requests per page at most, the first included.
@@ -210,7 +210,8 @@ fn merge(users: &[OrgUserDetail], invitations: &[Invitation]) -> HashMap<String,
 }
 
 /// Calls `call` until it succeeds, retrying rate limits (after `Retry-After`), server errors and
-/// lost answers (these are reads, safe to repeat) up to the policy's attempts.
+/// lost answers (these are reads, safe to repeat) up to the policy's attempts; says on stderr
+/// what is retried, and turns what is not into the command's failure.
 async fn with_retries<T, F, Fut>(
     policy: &RetryPolicy,
     requests: &mut u64,
@@ -221,50 +222,45 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, CallError>>,
 {
-    let mut backoff = policy.backoff();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        *requests += 1;
-        let error = match call().await {
-            Ok(value) => return Ok(value),
-            Err(error) => error,
-        };
-        let retry_after = match error.class() {
-            ErrorClass::Auth => {
-                return Err(Failure::aborted(anyhow!(
-                    "Atlas refused the credentials ({error}): check them and that they carry the \
-                     Organization Owner (or Member) role; nothing was recorded"
-                )));
-            }
-            ErrorClass::Permanent | ErrorClass::AlreadyInvited | ErrorClass::AlreadyMember => {
-                return Err(Failure {
-                    code: USAGE,
-                    error: anyhow!(
-                        "Atlas refused {what} ({error}): check --org and --base-url; nothing was \
-                         recorded"
-                    ),
-                });
-            }
-            ErrorClass::RateLimited { retry_after } => retry_after,
-            ErrorClass::Transient | ErrorClass::Unknown => None,
-        };
-        if attempt >= policy.max_attempts {
-            return Err(Failure {
-                code: INCOMPLETE,
-                error: anyhow!(
-                    "failed to read {what} after {attempt} attempts ({error}); nothing was \
-                     recorded: try again later"
-                ),
-            });
-        }
-        let wait = backoff.next_delay(retry_after);
+    let say = |error: &CallError, wait: Duration| {
         eprintln!(
             "{what}: {}; retrying in {}",
             crate::terminal::safe(&error.to_string()),
             human_duration(wait)
         );
-        tokio::time::sleep(wait).await;
+    };
+    let result = retry_reads(policy, say, || {
+        *requests += 1;
+        call()
+    })
+    .await;
+    let GaveUp { error, attempts } = match result {
+        Ok(value) => return Ok(value),
+        Err(gave_up) => gave_up,
+    };
+    match error.class() {
+        ErrorClass::Auth => Err(Failure::aborted(anyhow!(
+            "Atlas refused the credentials ({error}): check them and that they carry the \
+             Organization Owner (or Member) role; nothing was recorded"
+        ))),
+        ErrorClass::Permanent | ErrorClass::AlreadyInvited | ErrorClass::AlreadyMember => {
+            Err(Failure {
+                code: USAGE,
+                error: anyhow!(
+                    "Atlas refused {what} ({error}): check --org and --base-url; nothing was \
+                     recorded"
+                ),
+            })
+        }
+        ErrorClass::RateLimited { .. } | ErrorClass::Transient | ErrorClass::Unknown => {
+            Err(Failure {
+                code: INCOMPLETE,
+                error: anyhow!(
+                    "failed to read {what} after {attempts} attempts ({error}); nothing was \
+                     recorded: try again later"
+                ),
+            })
+        }
     }
 }
 

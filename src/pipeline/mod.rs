@@ -7,7 +7,6 @@
 pub mod events;
 pub mod lease;
 pub mod rate;
-pub mod retry;
 mod stop;
 mod worker;
 
@@ -20,8 +19,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::atlas::client::AtlasClient;
 use crate::journal::{PlannedRow, Recorder};
+pub use crate::retry::RetryPolicy;
 pub use rate::{Rate, RateGate};
-pub use retry::RetryPolicy;
 pub use stop::StopSignal;
 
 /// How the pipeline runs.

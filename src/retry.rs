@@ -1,12 +1,16 @@
-//! The retry policy: how many attempts a row gets and how long to wait between them.
+//! Retrying: how many attempts a request gets and how long to wait between them, for every
+//! caller — the pipeline's rows, and the reads of `reconcile` and of the teams and projects
+//! directory through [`retry_reads`].
 //!
 //! The policy is a plain value; [`RetryPolicy::backoff`] turns it into an iterator of waits.
 //! This is the only module that uses the `backoff` crate, so it can be swapped for another
-//! implementation without touching the pipeline.
+//! implementation without touching its callers.
 
 use std::time::Duration;
 
 use backoff::backoff::Backoff;
+
+use crate::atlas::error::{CallError, ErrorClass};
 
 /// First wait after a transient failure.
 pub const INITIAL_DELAY: Duration = Duration::from_millis(500);
@@ -75,6 +79,48 @@ impl RetryBackoff {
     }
 }
 
+/// A read that failed for good: the last error and how many attempts were made.
+#[derive(Debug)]
+pub struct GaveUp {
+    pub error: CallError,
+    pub attempts: u32,
+}
+
+/// Calls `call` until it succeeds, retrying what may pass — rate limits (after the server's
+/// `Retry-After`), server errors and lost answers, which a read may repeat safely — with the
+/// policy's backoff, up to its attempts. Anything else (401/403, other 4xx) ends at once.
+/// `on_retry` hears of each failure that is retried and of the wait before the next attempt.
+pub async fn retry_reads<T, F, Fut>(
+    policy: &RetryPolicy,
+    mut on_retry: impl FnMut(&CallError, Duration),
+    mut call: F,
+) -> Result<T, GaveUp>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, CallError>>,
+{
+    let mut backoff = policy.backoff();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let error = match call().await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let retry_after = match error.class() {
+            ErrorClass::RateLimited { retry_after } => retry_after,
+            ErrorClass::Transient | ErrorClass::Unknown => None,
+            _ => return Err(GaveUp { error, attempts }),
+        };
+        if attempts >= policy.max_attempts {
+            return Err(GaveUp { error, attempts });
+        }
+        let wait = backoff.next_delay(retry_after);
+        on_retry(&error, wait);
+        tokio::time::sleep(wait).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +155,58 @@ mod tests {
         let policy = RetryPolicy::new(0, Duration::from_millis(100));
         assert_eq!(policy.max_attempts, 1);
         assert_eq!(policy.initial_delay, Duration::from_millis(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_retry_what_may_pass_and_stop_at_what_cannot() {
+        let policy = RetryPolicy::new(3, Duration::from_millis(10));
+        let status = |status: u16| CallError::Status {
+            status,
+            api: None,
+            body: String::new(),
+            error_code_header: None,
+            rate: Default::default(),
+        };
+        // Two server errors, then success.
+        let mut calls = 0;
+        let mut retried = Vec::new();
+        let value = retry_reads(
+            &policy,
+            |e, _| retried.push(e.http_status()),
+            || {
+                calls += 1;
+                let answer = if calls < 3 {
+                    Err(status(503))
+                } else {
+                    Ok(calls)
+                };
+                std::future::ready(answer)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(value, 3);
+        assert_eq!(retried, vec![Some(503), Some(503)]);
+        // 401 ends at once.
+        let gave_up = retry_reads(
+            &policy,
+            |_, _| {},
+            || std::future::ready(Err::<(), _>(status(401))),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            (gave_up.attempts, gave_up.error.http_status()),
+            (1, Some(401))
+        );
+        // Lost answers are retried up to the attempts.
+        let gave_up = retry_reads(
+            &policy,
+            |_, _| {},
+            || std::future::ready(Err::<(), _>(CallError::NoAnswer("reset".into()))),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(gave_up.attempts, 3);
     }
 }
