@@ -53,48 +53,6 @@ pub(super) fn validate(args: &ValidateArgs) -> Result<i32, Failure> {
     })
 }
 
-/// The grants of a row in one short phrase: `ORG_MEMBER, ORG_OWNER; teams 2; projects 1`, with
-/// the names still to resolve: `; teams 1 + "Platform"; projects "Prod":GROUP_OWNER`.
-pub(crate) fn grants(invitee: &Invitee) -> String {
-    let roles: Vec<&str> = invitee.roles.iter().map(|r| r.as_str()).collect();
-    let mut text = roles.join(", ");
-    if invitee.roles_defaulted {
-        text.push_str(" (default)");
-    }
-    let names = invitee.names.as_deref();
-    let team_names: Vec<String> = names
-        .map(|n| n.teams.iter().map(|t| format!("{:?}", &*t.name)).collect())
-        .unwrap_or_default();
-    if !invitee.team_ids.is_empty() || !team_names.is_empty() {
-        let mut parts = Vec::new();
-        if !invitee.team_ids.is_empty() {
-            parts.push(invitee.team_ids.len().to_string());
-        }
-        parts.extend(team_names);
-        text.push_str(&format!("; teams {}", parts.join(" + ")));
-    }
-    let mut projects: Vec<String> = invitee
-        .projects
-        .iter()
-        .map(|p| format!("{}:{}", p.group_id, p.roles.join("+")))
-        .collect();
-    if let Some(names) = names {
-        projects.extend(
-            names
-                .projects
-                .iter()
-                .map(|p| format!("{:?}:{}", &*p.name, p.roles.join("+"))),
-        );
-    }
-    if !projects.is_empty() {
-        text.push_str(&format!("; projects {}", projects.join(" ")));
-    }
-    if names.is_some() {
-        text.push_str(" (names resolved at run time)");
-    }
-    text
-}
-
 /// Where the grants came from: `column "Role" + rule 1 (Department = Engineering)`.
 fn sources(invitee: &Invitee) -> String {
     invitee.sources.join(" + ")
@@ -139,7 +97,7 @@ fn text_row(out: &mut impl Write, row: &RowOutcome, quiet: bool) -> io::Result<(
             "line {:>5}  ok         {}  {}  from: {}",
             ok.line,
             safe(&ok.email),
-            safe(&grants(ok)),
+            safe(&ok.grants_text()),
             safe(&sources(ok))
         ),
         RowOutcome::Invalid(bad) => {

@@ -316,6 +316,48 @@ impl Invitee {
         email_key(&self.email)
     }
 
+    /// The grants of a row in one short phrase: `ORG_MEMBER, ORG_OWNER; teams 2; projects 1`, with
+    /// the names still to resolve: `; teams 1 + "Platform"; projects "Prod":GROUP_OWNER`.
+    pub fn grants_text(&self) -> String {
+        let roles: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
+        let mut text = roles.join(", ");
+        if self.roles_defaulted {
+            text.push_str(" (default)");
+        }
+        let names = self.names.as_deref();
+        let team_names: Vec<String> = names
+            .map(|n| n.teams.iter().map(|t| format!("{:?}", &*t.name)).collect())
+            .unwrap_or_default();
+        if !self.team_ids.is_empty() || !team_names.is_empty() {
+            let mut parts = Vec::new();
+            if !self.team_ids.is_empty() {
+                parts.push(self.team_ids.len().to_string());
+            }
+            parts.extend(team_names);
+            text.push_str(&format!("; teams {}", parts.join(" + ")));
+        }
+        let mut projects: Vec<String> = self
+            .projects
+            .iter()
+            .map(|p| format!("{}:{}", p.group_id, p.roles.join("+")))
+            .collect();
+        if let Some(names) = names {
+            projects.extend(
+                names
+                    .projects
+                    .iter()
+                    .map(|p| format!("{:?}:{}", &*p.name, p.roles.join("+"))),
+            );
+        }
+        if !projects.is_empty() {
+            text.push_str(&format!("; projects {}", projects.join(" ")));
+        }
+        if names.is_some() {
+            text.push_str(" (names resolved at run time)");
+        }
+        text
+    }
+
     /// The body of `POST /orgs/{orgId}/invites` for this person.
     pub fn to_request(&self) -> InvitationRequest {
         InvitationRequest {

@@ -23,7 +23,6 @@ use anyhow::{Context, anyhow};
 use sha2::{Digest, Sha256};
 
 use super::super::input::Directory;
-use super::super::validate::grants;
 use crate::exit::Failure;
 use crate::journal::{InviteStatus, Journal, NewRun, Plan, PlanOptions, Planner};
 use crate::pipeline::StopSignal;
@@ -351,7 +350,7 @@ pub(super) fn dry_run(
                     invitee.line,
                     action,
                     crate::terminal::safe(&invitee.email),
-                    crate::terminal::safe(&grants(&invitee))
+                    crate::terminal::safe(&invitee.grants_text())
                 );
             }
         }
