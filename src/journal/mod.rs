@@ -75,6 +75,26 @@ impl InviteStatus {
     }
 }
 
+/// Stored as its text, like `in_flight`.
+impl rusqlite::types::ToSql for InviteStatus {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+/// A stored value this version does not know is an error, never "no row": a person whose
+/// status cannot be read must not be planned as if the journal had never seen them.
+impl rusqlite::types::FromSql for InviteStatus {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let text = value.as_str()?;
+        InviteStatus::parse(text).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(
+                format!("unknown invite status {text:?} in the journal").into(),
+            )
+        })
+    }
+}
+
 impl fmt::Display for InviteStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -177,11 +177,11 @@ impl Journal {
         let mut found = HashMap::new();
         for invitee in invitees {
             let key = invitee.email_key();
-            let status: Option<String> = stmt
+            let status: Option<InviteStatus> = stmt
                 .query_row(params![org_id, key], |r| r.get(0))
                 .optional()
                 .map_err(|e| sql(self.path(), e))?;
-            if let Some(status) = status.as_deref().and_then(InviteStatus::parse) {
+            if let Some(status) = status {
                 found.insert(key, status);
             }
         }
@@ -418,7 +418,7 @@ impl Planner<'_> {
             .map_err(|e| sql(path, e))?;
         for invitee in invitees {
             let key = invitee.email_key();
-            let existing: Option<(String, Option<String>)> = select
+            let existing: Option<(InviteStatus, Option<String>)> = select
                 .query_row(params![org_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
                 .map_err(|e| sql(path, e))?;
@@ -427,10 +427,7 @@ impl Planner<'_> {
                 .and_then(|(_, state)| state.as_deref())
                 .and_then(MembershipState::parse)
                 .is_some_and(MembershipState::is_lapsed);
-            let known = existing
-                .as_ref()
-                .and_then(|(status, _)| InviteStatus::parse(status))
-                .map(|status| Known { status, lapsed });
+            let known = existing.map(|(status, _)| Known { status, lapsed });
             let unresolved = match decide(known, self.options) {
                 Action::Skip { lapsed, .. } => {
                     plan.lapsed_skipped += usize::from(lapsed);
@@ -477,13 +474,13 @@ impl Planner<'_> {
             let Some(email) = row.email.as_deref() else {
                 continue;
             };
-            let key = email.to_lowercase();
-            let existing: Option<(String, Option<i64>)> = select_run
+            let key = crate::roster::email_key(email);
+            let existing: Option<(InviteStatus, Option<i64>)> = select_run
                 .query_row(params![org_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
                 .map_err(|e| sql(path, e))?;
             let keep = existing.is_some_and(|(status, last_run)| {
-                !invalid_row_replaces(InviteStatus::parse(&status), last_run == Some(run_id))
+                !invalid_row_replaces(Some(status), last_run == Some(run_id))
             });
             if keep {
                 continue;
@@ -585,6 +582,30 @@ mod tests {
             )
             .unwrap();
         assert_eq!((first, last), (run, run2));
+    }
+
+    #[test]
+    fn an_unknown_stored_status_is_an_error_not_a_new_person() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("j.db")).unwrap();
+        let run = journal.start_run(&new_run()).unwrap();
+        let people = vec![invitee(2, "ann@example.com")];
+        journal.plan(run, ORG, people.clone(), &[]).unwrap();
+        // As a later version could write it (the table of statuses gets the value too).
+        journal
+            .conn
+            .execute_batch(
+                "INSERT INTO statuses VALUES ('revoked', 'test');
+                 UPDATE invites SET status = 'revoked';",
+            )
+            .unwrap();
+        let error = journal.statuses_of(ORG, &people).unwrap_err().to_string();
+        assert!(
+            error.contains("unknown invite status \"revoked\""),
+            "{error}"
+        );
+        let run2 = journal.start_run(&new_run()).unwrap();
+        assert!(journal.plan(run2, ORG, people, &[]).is_err());
     }
 
     #[test]
