@@ -1,6 +1,10 @@
 //! The command line as typed: clap derive structs, their defaults, environment fallbacks and
 //! help texts. Turning these into working objects is the commands' job.
 
+// The doc comments here are the `--help` texts, written for a terminal: plain URLs and
+// `<placeholders>` read right there, where rustdoc's link and HTML syntax would not.
+#![allow(rustdoc::bare_urls, rustdoc::invalid_html_tags)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

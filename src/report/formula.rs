@@ -4,7 +4,7 @@
 //! details and CSV paths all come from outside (the roster, Atlas), so every CSV this tool writes
 //! passes its cells through [`neutralise`].
 //!
-//! See: https://owasp.org/www-community/attacks/CSV_Injection
+//! See: <https://owasp.org/www-community/attacks/CSV_Injection>
 
 use std::borrow::Cow;
 
