@@ -13,6 +13,7 @@
 //! - [`retry`]: the one retry policy and backoff, and the retry loop for reads.
 //! - [`report`]: audit listings of the journal as tables, safe CSV, JSON and JSON Lines.
 //! - [`simulator`]: a stateful, fault-injecting Atlas server for tests and demonstrations.
+//! - [`vocab`]: the words every layer shares (statuses), depending on none of them.
 //! - [`exit`]: the documented exit codes.
 //! - [`terminal`]: text from outside made safe to print, and stdout writes that survive a closed
 //!   pipe.
@@ -32,6 +33,7 @@ pub mod simulator;
 pub mod summary;
 pub mod terminal;
 pub mod util;
+pub mod vocab;
 
 use exit::Failure;
 

@@ -5,6 +5,16 @@
 //! It is a pure function of plain values, tested as a table below.
 
 use crate::journal::{InviteStatus, PlanOptions};
+use crate::roster::Invitee;
+
+/// One valid row the run must act on.
+#[derive(Debug, Clone)]
+pub struct PlannedRow {
+    pub invitee: Invitee,
+    /// An earlier run left this person `in_flight`: the outcome of its last request is unknown,
+    /// so the pipeline looks them up before sending anything.
+    pub unresolved: bool,
+}
 
 /// What the journal knows of a person before the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

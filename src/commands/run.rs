@@ -225,9 +225,9 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         Recorder::start(journal, run_id, target.org_id.clone(), display_tx);
     let started = Instant::now();
     let outcome = pipeline::run(
-        client,
+        Arc::new(client),
         Arc::new(RateGate::new(rate)),
-        recorder,
+        Arc::new(recorder),
         Arc::clone(&stop),
         PipelineConfig {
             concurrency: args.concurrency.into(),

@@ -13,93 +13,15 @@ mod store;
 #[cfg(test)]
 mod test_support;
 
-use std::fmt;
 use std::path::PathBuf;
 
+pub use crate::plan::PlannedRow;
+pub use crate::vocab::InviteStatus;
 pub use lifecycle::{MembershipState, Observation, ReconcileRun, ReconcileTotals};
-pub use queries::{
-    NewRun, Plan, PlanOptions, PlannedRow, Planner, RunRecord, RunTotals, StatusCount,
-};
+pub use queries::{NewRun, Plan, PlanOptions, Planner, RunRecord, RunTotals, StatusCount};
 pub use recorder::{Recorder, RecorderGone, RecorderHandle};
 pub use reports::{AttemptReport, InviteFilter, InviteReport, ProjectRoles, RunReport};
 pub use store::Journal;
-
-/// The state of one person's invitation, as stored in `invites.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum InviteStatus {
-    Pending,
-    InFlight,
-    Invited,
-    Failed,
-    Invalid,
-    AlreadyInvited,
-    AlreadyMember,
-}
-
-impl InviteStatus {
-    /// Every status, in the order summaries list them.
-    pub const ALL: [InviteStatus; 7] = [
-        InviteStatus::Invited,
-        InviteStatus::AlreadyInvited,
-        InviteStatus::AlreadyMember,
-        InviteStatus::Failed,
-        InviteStatus::Invalid,
-        InviteStatus::Pending,
-        InviteStatus::InFlight,
-    ];
-
-    /// The value stored in the journal.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InviteStatus::Pending => "pending",
-            InviteStatus::InFlight => "in_flight",
-            InviteStatus::Invited => "invited",
-            InviteStatus::Failed => "failed",
-            InviteStatus::Invalid => "invalid",
-            InviteStatus::AlreadyInvited => "already_invited",
-            InviteStatus::AlreadyMember => "already_member",
-        }
-    }
-
-    /// Parses a stored value.
-    pub fn parse(text: &str) -> Option<InviteStatus> {
-        InviteStatus::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
-    /// True when nothing is left to do for this person: a rerun skips them.
-    pub fn is_done(self) -> bool {
-        matches!(
-            self,
-            InviteStatus::Invited | InviteStatus::AlreadyInvited | InviteStatus::AlreadyMember
-        )
-    }
-}
-
-/// Stored as its text, like `in_flight`.
-impl rusqlite::types::ToSql for InviteStatus {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(self.as_str().into())
-    }
-}
-
-/// A stored value this version does not know is an error, never "no row": a person whose
-/// status cannot be read must not be planned as if the journal had never seen them.
-impl rusqlite::types::FromSql for InviteStatus {
-    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        let text = value.as_str()?;
-        InviteStatus::parse(text).ok_or_else(|| {
-            rusqlite::types::FromSqlError::Other(
-                format!("unknown invite status {text:?} in the journal").into(),
-            )
-        })
-    }
-}
-
-impl fmt::Display for InviteStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Why the journal could not be used.
 #[derive(Debug, thiserror::Error)]

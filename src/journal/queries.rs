@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::store::sql;
 use super::{InviteStatus, Journal, JournalError, MembershipState};
-use crate::plan::{Action, Known, decide, invalid_row_replaces};
+use crate::plan::{Action, Known, PlannedRow, decide, invalid_row_replaces};
 use crate::roster::{InvalidRow, Invitee};
 use crate::util::now_rfc3339;
 
@@ -42,15 +42,6 @@ pub struct RunTotals {
     pub failed: u64,
     pub unfinished: u64,
     pub requests: u64,
-}
-
-/// One valid row the run must act on.
-#[derive(Debug, Clone)]
-pub struct PlannedRow {
-    pub invitee: Invitee,
-    /// An earlier run left this person `in_flight`: the outcome of its last request is unknown,
-    /// so the pipeline looks them up before sending anything.
-    pub unresolved: bool,
 }
 
 /// What a run must do, decided from the roster and the journal.

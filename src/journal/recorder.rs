@@ -103,6 +103,23 @@ impl Recorder {
     }
 }
 
+impl crate::pipeline::EventSink for Recorder {
+    fn emit(&self, event: Event) {
+        Recorder::emit(self, event);
+    }
+
+    fn commit(
+        &self,
+        event: Event,
+    ) -> futures::future::BoxFuture<'_, Result<(), crate::pipeline::SinkClosed>> {
+        Box::pin(async move {
+            Recorder::commit(self, event)
+                .await
+                .map_err(|RecorderGone| crate::pipeline::SinkClosed)
+        })
+    }
+}
+
 impl RecorderHandle {
     /// Waits for the writer to drain and returns the journal, or the first write error. Every
     /// [`Recorder`] clone must have been dropped, or this waits for ever.

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::journal::InviteStatus;
+use crate::vocab::InviteStatus;
 
 /// Which request an attempt was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,8 +15,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::events::{Event, StopReason};
+use super::executor::{EventSink, SinkClosed};
 use super::stop::StopSignal;
-use crate::journal::Recorder;
 
 /// How far ahead each renewal extends the lease.
 pub const LEASE: Duration = Duration::from_secs(10);
@@ -58,15 +58,15 @@ impl LeaseView {
 /// renewing it (abort it when the run is over). Fails when the journal cannot record the lease:
 /// nothing may be sent then.
 pub(super) async fn acquire(
-    recorder: Recorder,
+    recorder: Arc<dyn EventSink>,
     stop: Arc<StopSignal>,
 ) -> Option<(LeaseView, tokio::task::JoinHandle<()>)> {
     let (tx, rx) = watch::channel(None);
-    renew(&recorder, &tx).await.ok()?;
+    renew(&*recorder, &tx).await.ok()?;
     let keeper = tokio::spawn(async move {
         loop {
             tokio::time::sleep(RENEW_EVERY).await;
-            if renew(&recorder, &tx).await.is_err() {
+            if renew(&*recorder, &tx).await.is_err() {
                 stop.stop(StopReason::JournalFailed(
                     "the run's lease could not be renewed".into(),
                 ));
@@ -79,9 +79,9 @@ pub(super) async fn acquire(
 
 /// Commits a lease of [`LEASE`] from now; the workers may use it once it is on disk.
 async fn renew(
-    recorder: &Recorder,
+    recorder: &dyn EventSink,
     tx: &watch::Sender<Option<Instant>>,
-) -> Result<(), crate::journal::RecorderGone> {
+) -> Result<(), SinkClosed> {
     // Both clocks are read before the commit, so the in-memory lease never outlasts the stored one.
     let asked = Instant::now();
     let until = SystemTime::now() + LEASE;

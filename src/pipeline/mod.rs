@@ -5,6 +5,7 @@
 //! the journal's recorder, which commits them and passes them on to the display.
 
 pub mod events;
+pub mod executor;
 pub mod lease;
 pub mod rate;
 mod stop;
@@ -17,9 +18,9 @@ use std::time::{Duration, SystemTime};
 use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::atlas::client::AtlasClient;
-use crate::journal::{PlannedRow, Recorder};
+use crate::plan::PlannedRow;
 pub use crate::retry::RetryPolicy;
+pub use executor::{EventSink, Executor, SinkClosed};
 pub use rate::{Rate, RateGate};
 pub use stop::StopSignal;
 
@@ -50,12 +51,12 @@ const MARK_BATCH_FACTOR: usize = 2;
 
 /// What the pipeline's workers share.
 struct Shared {
-    client: AtlasClient,
+    client: Arc<dyn Executor>,
     /// Requests on the wire at once: `--concurrency`.
     request_slots: Arc<Semaphore>,
     lease: lease::LeaseView,
     gate: Arc<RateGate>,
-    recorder: Recorder,
+    recorder: Arc<dyn EventSink>,
     stop: Arc<StopSignal>,
     config: PipelineConfig,
     requests: AtomicU64,
@@ -69,7 +70,7 @@ impl Shared {
         let Some(sunset) = sunset else { return };
         if !self.deprecation_noted.swap(true, Ordering::Relaxed) {
             self.recorder.emit(events::Event::Deprecated {
-                endpoint: self.client.api().invite_endpoint(),
+                endpoint: self.client.send_endpoint(),
                 sunset: sunset.to_owned(),
             });
         }
@@ -115,14 +116,15 @@ pub struct PipelineOutcome {
 /// Sends every planned row and returns when each one has an outcome for this run (or the run
 /// was stopped and every in-flight request has finished).
 pub async fn run(
-    client: AtlasClient,
+    client: Arc<dyn Executor>,
     gate: Arc<RateGate>,
-    recorder: Recorder,
+    recorder: Arc<dyn EventSink>,
     stop: Arc<StopSignal>,
     config: PipelineConfig,
     rows: Vec<PlannedRow>,
 ) -> PipelineOutcome {
-    let Some((lease, keeper)) = lease::acquire(recorder.clone(), Arc::clone(&stop)).await else {
+    let Some((lease, keeper)) = lease::acquire(Arc::clone(&recorder), Arc::clone(&stop)).await
+    else {
         stop.stop(events::StopReason::JournalFailed(
             "the run's lease could not be committed".into(),
         ));

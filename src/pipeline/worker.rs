@@ -16,7 +16,8 @@ use super::events::{AttemptKind, AttemptOutcome, AttemptRecord, Event, RowResult
 use super::{RowSlot, Shared};
 use crate::atlas::error::{CallError, ErrorClass};
 use crate::atlas::model::InvitationRequest;
-use crate::journal::{InviteStatus, PlannedRow};
+use crate::plan::PlannedRow;
+use crate::vocab::InviteStatus;
 
 /// The last thing Atlas said about a row, kept for its final result.
 #[derive(Default)]
@@ -193,9 +194,9 @@ impl RowTask {
         let started = Instant::now();
         self.last_sent = tokio::time::Instant::now();
         shared.requests.fetch_add(1, Ordering::Relaxed);
-        let result = shared.client.invite(&self.request).await;
+        let result = shared.client.send(&self.request).await;
         let latency = started.elapsed();
-        let endpoint = shared.client.api().invite_endpoint();
+        let endpoint = shared.client.send_endpoint();
         match result {
             Ok(answer) => {
                 shared.gate.on_answer(&answer.rate);
@@ -223,9 +224,9 @@ impl RowTask {
         let sent_at = SystemTime::now();
         let started = Instant::now();
         shared.requests.fetch_add(1, Ordering::Relaxed);
-        let result = shared.client.find_invitation(&self.email).await;
+        let result = shared.client.lookup(&self.email).await;
         let latency = started.elapsed();
-        let endpoint = shared.client.api().lookup_endpoint();
+        let endpoint = shared.client.lookup_endpoint();
         match result {
             Ok(answer) => {
                 shared.gate.on_answer(&answer.rate);
