@@ -152,8 +152,10 @@ fn the_html_page_is_self_contained_escaped_and_filtered() {
 
 /// A Chromium to render with: `$CHROMIUM`, else the usual names on `PATH`.
 fn chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return Some(PathBuf::from(path));
+    if let Some(path) = std::env::var_os("CHROMIUM").map(PathBuf::from)
+        && path.is_file()
+    {
+        return Some(path);
     }
     let names = [
         "chromium",

@@ -178,7 +178,7 @@ svg text { fill: var(--muted); } .grid { stroke: var(--grid); stroke-width: 1; }
   margin-right: 4px; vertical-align: -1px; border-radius: 2px; }
 .meter { display: inline-block; height: 10px; background: var(--wait); border-radius: 2px;
   vertical-align: middle; }
-.status { white-space: nowrap; }
+.status { white-space: nowrap; } td.email { min-width: 15em; }
 summary { cursor: pointer; color: var(--muted); }
 </style>
 </head>
@@ -570,6 +570,11 @@ fn run_block(
                 } else {
                     format!("{acc}, {p}")
                 })
+                + &if pauses.len() > 12 {
+                    format!(" and {} more", pauses.len() - 12)
+                } else {
+                    String::new()
+                }
         );
     }
     html.push_str("</div>\n");
@@ -613,7 +618,7 @@ fn chart(
         .fold(0.0, f64::max);
     let top = nice_ceiling(peak);
     let domain_end = start + width_ms * n as i64;
-    let (left, right, plot_top, plot_bottom) = (56.0, 950.0, 8.0, 118.0);
+    let (left, right, plot_top, plot_bottom) = (56.0, 950.0, 18.0, 118.0);
     let x = |t: i64| left + (right - left) * (t - start) as f64 / (domain_end - start) as f64;
     let y = |v: f64| plot_bottom - (plot_bottom - plot_top) * v / top;
     let _ = write!(
@@ -738,7 +743,7 @@ fn chart(
     let _ = writeln!(
         html,
         "<text x=\"{right}\" y=\"{:.1}\" text-anchor=\"end\">{} per bar, UTC</text></svg>",
-        plot_top + 12.0,
+        plot_top - 6.0,
         crate::util::human_duration(Duration::from_millis(width_ms as u64))
     );
 }
@@ -873,7 +878,7 @@ fn failures(html: &mut String, page: &Page<'_>) {
     let mut reasons: Vec<_> = reasons.into_iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     html.push_str(
-        "<table><thead><tr><th>Status</th><th>Reason</th><th class=\"n\">People</th></tr></thead>\
+        "<table><thead><tr><th class=\"status\">Status</th><th>Reason</th><th class=\"n\">People</th></tr></thead>\
          <tbody>\n",
     );
     for ((status, reason), n) in &reasons {
@@ -886,19 +891,21 @@ fn failures(html: &mut String, page: &Page<'_>) {
     }
     html.push_str("</tbody></table>\n");
     html.push_str(
-        "<table><thead><tr><th>Email</th><th>Status</th><th class=\"n\">HTTP</th><th>Reason</th>\
+        "<table><thead><tr><th>Email</th><th class=\"status\">Status</th><th class=\"n\">HTTP</th><th>Reason</th>\
          <th class=\"n\">Tries</th><th class=\"n\">Run</th><th class=\"n\">CSV line</th>\
          </tr></thead><tbody>\n",
     );
     for person in &failed {
         let detail = match (&person.last_error_code, &person.last_error_detail) {
+            // The pipeline's details often name the code already ("HTTP 404 TEAM_NOT_FOUND: …").
+            (Some(code), Some(detail)) if detail.contains(code.as_str()) => text(detail),
             (Some(code), Some(detail)) => format!("<b>{}</b> {}", text(code), text(detail)),
             (Some(one), None) | (None, Some(one)) => text(one),
             (None, None) => String::new(),
         };
         let _ = writeln!(
             html,
-            "<tr><td>{}</td><td class=\"status\">{}</td><td class=\"n\">{}</td><td>{detail}</td>\
+            "<tr><td class=\"email\">{}</td><td class=\"status\">{}</td><td class=\"n\">{}</td><td>{detail}</td>\
              <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             text(&person.email),
             text(&person.status),
@@ -935,7 +942,7 @@ fn everybody(html: &mut String, page: &Page<'_>) {
         }
     );
     html.push_str(
-        "<table><thead><tr><th>Email</th><th>Status</th><th>Roles</th><th>Membership</th>\
+        "<table><thead><tr><th>Email</th><th class=\"status\">Status</th><th>Roles</th><th>Membership</th>\
          <th class=\"n\">Tries</th><th>Invitation</th><th>Updated (UTC)</th></tr></thead>\
          <tbody>\n",
     );
@@ -952,7 +959,7 @@ fn everybody(html: &mut String, page: &Page<'_>) {
         };
         let _ = writeln!(
             html,
-            "<tr><td>{}</td><td class=\"status\">{}</td><td>{}</td><td>{membership}</td>\
+            "<tr><td class=\"email\">{}</td><td class=\"status\">{}</td><td>{}</td><td>{membership}</td>\
              <td class=\"n\">{}</td><td>{}</td><td class=\"status\">{}</td></tr>",
             text(&p.email),
             text(&p.status),
