@@ -1,6 +1,6 @@
 //! `atlas-invite report`: one row per person from the journal, filtered, in any
-//! [`ReportFormat`] or as one HTML page; and the journal opening and printing that `runs`, `history` and `export`
-//! share with it.
+//! [`ReportFormat`] or as one HTML page; and the journal opening and printing that `runs`,
+//! `history` and `export` share with it.
 
 use std::collections::HashSet;
 use std::fs::OpenOptions;
