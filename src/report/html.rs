@@ -618,7 +618,7 @@ fn chart(
         .fold(0.0, f64::max);
     let top = nice_ceiling(peak);
     let domain_end = start + width_ms * n as i64;
-    let (left, right, plot_top, plot_bottom) = (56.0, 950.0, 18.0, 118.0);
+    let (left, right, plot_top, plot_bottom) = (64.0, 950.0, 18.0, 118.0);
     let x = |t: i64| left + (right - left) * (t - start) as f64 / (domain_end - start) as f64;
     let y = |v: f64| plot_bottom - (plot_bottom - plot_top) * v / top;
     let _ = write!(
@@ -638,7 +638,7 @@ fn chart(
             if v == 0.0 {
                 "0".to_owned()
             } else {
-                format!("{}/min", fmt_number(v))
+                format!("{}/min", axis_number(v))
             },
         );
     }
@@ -760,6 +760,15 @@ pub fn nice_ceiling(v: f64) -> f64 {
         }
     }
     10.0 * magnitude
+}
+
+/// An axis label short enough for the margin: `30k` rather than `30000`.
+fn axis_number(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{}k", fmt_number(v / 1000.0))
+    } else {
+        fmt_number(v)
+    }
 }
 
 fn fmt_number(v: f64) -> String {
@@ -1123,6 +1132,9 @@ mod tests {
         assert_eq!(nice_ceiling(108.0), 200.0);
         assert_eq!(nice_ceiling(50.0), 50.0);
         assert_eq!(nice_ceiling(f64::NAN), 1.0);
+        assert_eq!(axis_number(30_000.0), "30k");
+        assert_eq!(axis_number(2_500.0), "2500");
+        assert_eq!(axis_number(7.5), "7.5");
     }
 
     #[test]
