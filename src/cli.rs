@@ -14,7 +14,7 @@ use crate::atlas::client::Api;
 use crate::atlas::model::{OrgRole, is_atlas_id, parse_group_role};
 use crate::journal::InviteStatus;
 use crate::pipeline::Rate;
-use crate::report::ReportFormat;
+use crate::report::{ReportCommandFormat, ReportFormat};
 use crate::util::{parse_duration, rfc3339};
 
 const EXIT_CODES: &str = "\
@@ -442,8 +442,12 @@ pub struct ReportArgs {
     pub expiring_within: Option<Duration>,
 
     /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    pub format: ReportFormat,
+    #[arg(long, value_enum, default_value_t = ReportCommandFormat::Table)]
+    pub format: ReportCommandFormat,
+
+    /// Where to write the report [default: stdout]. Never the journal.
+    #[arg(long, short, value_name = "PATH")]
+    pub out: Option<PathBuf>,
 }
 
 /// `atlas-invite runs`.
@@ -733,7 +737,7 @@ mod tests {
         );
         assert_eq!(args.role.as_deref(), Some("ORG_BILLING_ADMIN"));
         assert_eq!(args.since.as_deref(), Some("2026-11-01T00:00:00.000Z"));
-        assert_eq!(args.format, ReportFormat::Table);
+        assert_eq!(args.format, ReportCommandFormat::Table);
         assert_eq!(
             parse_any_role("group read only").unwrap(),
             "GROUP_READ_ONLY"

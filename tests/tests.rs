@@ -22,6 +22,9 @@ mod contract;
 // Audit and follow-up: report, runs, history, export, reconcile, --reinvite-expired.
 mod report;
 
+// `report --format html`: the page, its escaping and filters, and a real browser's rendering.
+mod html;
+
 // HR exports as they come: encodings, column options, --where, rules, team and project names.
 mod hr_exports;
 

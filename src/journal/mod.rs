@@ -20,7 +20,9 @@ pub use crate::vocab::InviteStatus;
 pub use lifecycle::{MembershipState, Observation, ReconcileRun, ReconcileTotals};
 pub use queries::{NewRun, Plan, PlanOptions, Planner, RunRecord, RunTotals, StatusCount};
 pub use recorder::{Recorder, RecorderGone, RecorderHandle};
-pub use reports::{AttemptReport, InviteFilter, InviteReport, ProjectRoles, RunReport};
+pub use reports::{
+    AttemptReport, InviteFilter, InviteReport, ProjectRoles, RunReport, TimelineAttempt,
+};
 pub use store::Journal;
 
 /// Why the journal could not be used.

@@ -296,6 +296,54 @@ impl Journal {
     }
 }
 
+/// One request as the `report --format html` timeline draws it: when it was sent, how long it
+/// took, and what it meant. The run's requests for everybody, not only the people a filter
+/// keeps, because a rate-limit pause holds up the whole run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineAttempt {
+    pub run_id: i64,
+    pub org_id: String,
+    pub email_key: String,
+    pub kind: String,
+    pub sent_at: String,
+    pub finished_at: String,
+    pub latency_ms: f64,
+    pub http_status: Option<i64>,
+    pub outcome: String,
+}
+
+impl Journal {
+    /// Every request of the runs of `org_id` (or all), or of run `run_id` only, by run and then
+    /// in the order they were sent.
+    pub fn timeline_attempts(
+        &self,
+        org_id: Option<&str>,
+        run_id: Option<i64>,
+    ) -> Result<Vec<TimelineAttempt>, JournalError> {
+        self.query_all(
+            "SELECT run_id, org_id, email_key, kind, sent_at, finished_at, latency_ms,
+                    http_status, outcome
+                 FROM attempts
+                 WHERE (?1 IS NULL OR org_id = ?1) AND (?2 IS NULL OR run_id = ?2)
+                 ORDER BY run_id, sent_at, id",
+            params![org_id, run_id],
+            |r| {
+                Ok(TimelineAttempt {
+                    run_id: r.get(0)?,
+                    org_id: r.get(1)?,
+                    email_key: r.get(2)?,
+                    kind: r.get(3)?,
+                    sent_at: r.get(4)?,
+                    finished_at: r.get(5)?,
+                    latency_ms: r.get(6)?,
+                    http_status: r.get(7)?,
+                    outcome: r.get(8)?,
+                })
+            },
+        )
+    }
+}
+
 fn invite_row(r: &Row<'_>) -> rusqlite::Result<InviteReport> {
     Ok(InviteReport {
         org_id: r.get(0)?,
