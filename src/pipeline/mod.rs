@@ -17,7 +17,7 @@ use futures::StreamExt;
 
 use crate::atlas::client::AtlasClient;
 use crate::journal::{PlannedRow, Recorder};
-pub use rate::{Rate, RateGate};
+pub use rate::{Rate, RateGate, RateSetting};
 pub use retry::RetryPolicy;
 pub use stop::StopSignal;
 
