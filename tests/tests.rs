@@ -22,5 +22,8 @@ mod contract;
 // Audit and follow-up: report, runs, history, export, reconcile, --reinvite-expired.
 mod report;
 
+// Rate limits as Atlas sets them: declared buckets, 429 details, the older 400, `--rate` bounds.
+mod rate;
+
 // HR exports as they come: encodings, column options, --where, rules, team and project names.
 mod hr_exports;

@@ -456,11 +456,17 @@ impl RateGate {
             } else {
                 LimitSource::Refusal
             };
-            let limit = match state.learned {
-                Some(known) => known.limit.stricter(limit),
-                None => limit,
+            // What was known stays known (and credited to where it came from); a refusal
+            // naming another bucket adds its constraint.
+            let learned = match state.learned {
+                Some(known) if known.limit.stricter(limit) == known.limit => known,
+                Some(known) => Learned {
+                    limit: known.limit.stricter(limit),
+                    source,
+                },
+                None => Learned { limit, source },
             };
-            state.learned = Some(Learned { limit, source });
+            state.learned = Some(learned);
             state.reshape(now);
             if let Some(ceiling) = self.ceiling {
                 let (capacity, per_sec) = ceiling_shape(ceiling, state.learned);

@@ -19,7 +19,7 @@ use crate::atlas::rate_limits::{AppliedValue, EndpointSet, MEDIA_TYPE_2025_03_12
 use super::admission::{self, accepts};
 use super::directory::{Paging, last};
 use super::reply::Reply;
-use super::state::SimState;
+use super::state::{SimState, bump};
 
 /// `GET /api/atlas/v2/rateLimits`.
 pub(crate) const RATE_LIMITS: &str = "/api/atlas/v2/rateLimits";
@@ -55,6 +55,7 @@ pub(crate) async fn one(
 }
 
 async fn answer(sim: &SimState, id: Option<String>, request: Request) -> Response {
+    bump(&sim.counters.rate_limit_gets);
     admission::wait_latency(sim).await;
     let (parts, _body) = request.into_parts();
     let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
