@@ -6,8 +6,9 @@
 //!
 //! - **Learned limit.** Capacity and refill come from `GET /rateLimits` at the start of a run,
 //!   or from a refusal's detail ("Request capacity: 10. Refill rate: 5 per 60 seconds.", or the
-//!   older "Rate limit of 10 invitations per 1 minutes"). The gate then paces at
-//!   [`PACE_SHARE`] of the refill with bursts of at most the capacity. A refusal means
+//!   older "Rate limit of 10 invitations per 1 minutes"). The gate then paces at the refill
+//!   with bursts of at most the capacity, leaving [`ARRIVAL_JITTER`]'s worth of tokens in
+//!   Atlas's bucket (see [`paced`]). A refusal means
 //!   Atlas's bucket is empty: the copy is emptied too and the next request waits for the next
 //!   token, not for a whole second of `Retry-After` (which Atlas rounds up), and the rate is
 //!   never cut. A `Retry-After` longer than one token's refill is honoured as given.
@@ -43,10 +44,10 @@ pub const MIN_RATE_PER_SEC: f64 = 1.0 / 3600.0;
 pub const MAX_RATE_PER_SEC: f64 = 100_000.0;
 /// An adapted (not learned) rate never falls below this, so a run always makes progress.
 pub const ADAPT_FLOOR_PER_SEC: f64 = 0.2;
-/// Share of Atlas's refill the gate paces at once it is known. Atlas checks each request when
-/// it arrives, and arrivals jitter by a few milliseconds; with a capacity of 1, a request that
-/// arrives a hair early is refused. Five per cent of slack absorbs that jitter.
-pub const PACE_SHARE: f64 = 0.95;
+/// How much earlier than its turn a request may reach Atlas without being refused. Atlas checks
+/// each request when it arrives, and arrivals jitter by a few milliseconds (scheduling, the
+/// network); with a bucket run dry, a request that arrives a hair early is refused.
+pub const ARRIVAL_JITTER: Duration = Duration::from_millis(5);
 /// Factor applied to an adapted rate on a 429 when Atlas did not state its limit.
 pub const DECREASE_FACTOR: f64 = 0.7;
 /// Further 429s within this window of a decrease are the same overload.
@@ -188,11 +189,36 @@ impl LimitSource {
     }
 }
 
+/// How the gate paces a known bucket: the refill and the tokens it leaves in Atlas's bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Paced {
+    /// Requests per second.
+    pub per_sec: f64,
+    /// Tokens a request needs in the copy before it leaves: one, plus a cushion.
+    pub need: f64,
+}
+
+/// The pace for Atlas's `limit`, absorbing [`ARRIVAL_JITTER`]: a cushion of that many seconds'
+/// refill left in the bucket when its capacity has room for it (so the refill rate itself is
+/// kept), otherwise (a capacity of 1) requests spaced that much more than one token's refill.
+pub fn paced(limit: BucketLimit) -> Paced {
+    let rate = limit.per_second();
+    let jitter = ARRIVAL_JITTER.as_secs_f64();
+    let cushion = (rate * jitter).min(limit.capacity as f64 - 1.0).max(0.0);
+    let uncovered = jitter - cushion / rate;
+    Paced {
+        per_sec: 1.0 / (1.0 / rate + uncovered),
+        need: 1.0 + cushion,
+    }
+}
+
 /// A token bucket measured in fractional tokens.
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     capacity: f64,
     per_sec: f64,
+    /// Tokens needed for one request to leave (one, or more to leave a cushion).
+    need: f64,
     tokens: f64,
     at: Instant,
 }
@@ -202,6 +228,7 @@ impl Bucket {
         Bucket {
             capacity,
             per_sec,
+            need: 1.0,
             tokens: capacity,
             at: now,
         }
@@ -215,20 +242,26 @@ impl Bucket {
         }
     }
 
-    /// How long until one whole token is there (zero if it is).
+    /// How long until a request may leave (zero if it may).
     fn wait(&self) -> Duration {
-        if self.tokens >= 1.0 {
+        if self.tokens >= self.need {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64(((1.0 - self.tokens) / self.per_sec).min(1e9))
+            Duration::from_secs_f64(((self.need - self.tokens) / self.per_sec).min(1e9))
         }
     }
 
+    /// Requests that may leave at once now.
+    fn ready(&self) -> f64 {
+        (self.tokens - self.need + 1.0).max(0.0).floor()
+    }
+
     /// A new capacity and refill, keeping the tokens (never more than the new capacity).
-    fn reshape(&mut self, capacity: f64, per_sec: f64, now: Instant) {
+    fn reshape(&mut self, capacity: f64, per_sec: f64, need: f64, now: Instant) {
         self.refill(now);
         self.capacity = capacity;
         self.per_sec = per_sec;
+        self.need = need;
         self.tokens = self.tokens.min(capacity);
     }
 }
@@ -333,8 +366,11 @@ impl RateGate {
             waited: false,
             refusals: 0,
         };
-        let (capacity, per_sec) = state.pace_shape();
-        state.pace = Bucket::full(capacity, per_sec, now);
+        let (capacity, per_sec, need) = state.pace_shape();
+        state.pace = Bucket {
+            need,
+            ..Bucket::full(capacity, per_sec, now)
+        };
         state.ceiling = ceiling.map(|rate| {
             let (capacity, per_sec) = ceiling_shape(rate, state.learned);
             Bucket::full(capacity, per_sec, now)
@@ -362,14 +398,14 @@ impl RateGate {
         let mut state = self.lock();
         state.refill(now);
         let ready = match &state.ceiling {
-            Some(c) => state.pace.tokens.min(c.tokens),
-            None => state.pace.tokens,
+            Some(c) => state.pace.ready().min(c.ready()),
+            None => state.pace.ready(),
         };
         GateView {
             learned: state.learned,
             rate_per_sec: state.rate(),
             next_in: state.wait(now),
-            ready: ready.max(0.0).floor() as u64,
+            ready: ready as u64,
             refusals: state.refusals,
         }
     }
@@ -471,7 +507,7 @@ impl RateGate {
             if let Some(ceiling) = self.ceiling {
                 let (capacity, per_sec) = ceiling_shape(ceiling, state.learned);
                 if let Some(bucket) = &mut state.ceiling {
-                    bucket.reshape(capacity, per_sec, now);
+                    bucket.reshape(capacity, per_sec, 1.0, now);
                 }
             }
         } else if let Some(capacity) = hint.stated.capacity.or(hint.headers.limit)
@@ -524,25 +560,27 @@ impl RateGate {
 }
 
 impl GateState {
-    /// The pace's capacity and refill: Atlas's bucket at [`PACE_SHARE`] when known, else the
-    /// adapted rate with the stated capacity or a tenth of a second's worth.
-    fn pace_shape(&self) -> (f64, f64) {
+    /// The pace's capacity, refill and tokens needed per request: Atlas's bucket when known
+    /// (see [`paced`]), else the adapted rate with the stated capacity or a tenth of a
+    /// second's worth.
+    fn pace_shape(&self) -> (f64, f64, f64) {
         match self.learned {
-            Some(learned) => (
-                learned.limit.capacity as f64,
-                learned.limit.per_second() * PACE_SHARE,
-            ),
+            Some(learned) => {
+                let pace = paced(learned.limit);
+                (learned.limit.capacity as f64, pace.per_sec, pace.need)
+            }
             None => (
                 self.header_capacity
                     .map_or_else(|| small_burst(self.adaptive), |c| c as f64),
                 self.adaptive,
+                1.0,
             ),
         }
     }
 
     fn reshape(&mut self, now: Instant) {
-        let (capacity, per_sec) = self.pace_shape();
-        self.pace.reshape(capacity, per_sec, now);
+        let (capacity, per_sec, need) = self.pace_shape();
+        self.pace.reshape(capacity, per_sec, need, now);
     }
 
     fn set_adaptive(&mut self, rate: f64, now: Instant) {
