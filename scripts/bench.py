@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -187,14 +188,22 @@ MATRIX_LATENCY_MS = 50
 
 
 def pending_invitations(url):
-    """The simulator's pending invitations as (count, distinct addresses)."""
+    """The simulator's pending invitations as (count, distinct addresses). The listing is
+    metered by the same bucket: a refusal waits and asks again."""
     request = urllib.request.Request(
         f"{url}/api/atlas/v2/orgs/{ORG}/invites",
         headers={"Authorization": f"Bearer {TOKEN}",
                  "Accept": "application/vnd.atlas.2023-01-01+json"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        listed = json.load(answer)
-    return len(listed), len({i["username"].lower() for i in listed})
+    for _ in range(60):
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                listed = json.load(answer)
+            return len(listed), len({i["username"].lower() for i in listed})
+        except urllib.error.HTTPError as e:
+            if e.code not in (400, 429):
+                raise
+            time.sleep(float(e.headers.get("Retry-After") or 1))
+    raise RuntimeError("the invitations listing stayed rate-limited")
 
 
 def matrix_cell(tmp, index, bucket, rate, concurrency, rows):

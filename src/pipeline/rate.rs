@@ -7,8 +7,8 @@
 //! - **Learned limit.** Capacity and refill come from `GET /rateLimits` at the start of a run,
 //!   or from a refusal's detail ("Request capacity: 10. Refill rate: 5 per 60 seconds.", or the
 //!   older "Rate limit of 10 invitations per 1 minutes"). The gate then paces at the refill
-//!   with bursts of at most the capacity, leaving [`ARRIVAL_JITTER`]'s worth of tokens in
-//!   Atlas's bucket (see [`paced`]). A refusal means
+//!   with bursts of at most the capacity, leaving [`CUSHION`]'s worth of tokens in Atlas's
+//!   bucket for arrival jitter (see [`paced`]). A refusal means
 //!   Atlas's bucket is empty: the copy is emptied too and the next request waits for the next
 //!   token, not for a whole second of `Retry-After` (which Atlas rounds up), and the rate is
 //!   never cut. A `Retry-After` longer than one token's refill is honoured as given.
@@ -44,10 +44,15 @@ pub const MIN_RATE_PER_SEC: f64 = 1.0 / 3600.0;
 pub const MAX_RATE_PER_SEC: f64 = 100_000.0;
 /// An adapted (not learned) rate never falls below this, so a run always makes progress.
 pub const ADAPT_FLOOR_PER_SEC: f64 = 0.2;
-/// How much earlier than its turn a request may reach Atlas without being refused. Atlas checks
-/// each request when it arrives, and arrivals jitter by a few milliseconds (scheduling, the
-/// network); with a bucket run dry, a request that arrives a hair early is refused.
+/// How much earlier than its turn a request may reach Atlas without being refused, when the
+/// bucket has no room for a cushion (a capacity of 1): requests are spaced this much more than
+/// one token's refill. Atlas checks each request when it arrives, and arrivals jitter by a few
+/// milliseconds (scheduling, the network); with a bucket run dry, a request that arrives a
+/// hair early is refused.
 pub const ARRIVAL_JITTER: Duration = Duration::from_millis(5);
+/// The refill left in Atlas's bucket when its capacity has room for it: arrivals may come this
+/// much early without a refusal, at no cost in rate (the cushion is kept, not spent).
+pub const CUSHION: Duration = Duration::from_millis(20);
 /// Factor applied to an adapted rate on a 429 when Atlas did not state its limit.
 pub const DECREASE_FACTOR: f64 = 0.7;
 /// Further 429s within this window of a decrease are the same overload.
@@ -198,14 +203,16 @@ pub struct Paced {
     pub need: f64,
 }
 
-/// The pace for Atlas's `limit`, absorbing [`ARRIVAL_JITTER`]: a cushion of that many seconds'
-/// refill left in the bucket when its capacity has room for it (so the refill rate itself is
-/// kept), otherwise (a capacity of 1) requests spaced that much more than one token's refill.
+/// The pace for Atlas's `limit`: [`CUSHION`]'s worth of refill left in the bucket as far as its
+/// capacity has room for it (the refill rate itself is kept), and where the cushion covers
+/// less than [`ARRIVAL_JITTER`] (a capacity of 1), requests spaced the rest more than one
+/// token's refill.
 pub fn paced(limit: BucketLimit) -> Paced {
     let rate = limit.per_second();
-    let jitter = ARRIVAL_JITTER.as_secs_f64();
-    let cushion = (rate * jitter).min(limit.capacity as f64 - 1.0).max(0.0);
-    let uncovered = jitter - cushion / rate;
+    let cushion = (rate * CUSHION.as_secs_f64())
+        .min(limit.capacity as f64 - 1.0)
+        .max(0.0);
+    let uncovered = (ARRIVAL_JITTER.as_secs_f64() - cushion / rate).max(0.0);
     Paced {
         per_sec: 1.0 / (1.0 / rate + uncovered),
         need: 1.0 + cushion,
