@@ -132,7 +132,7 @@ fn the_text_summary_and_progress_name_the_limit() {
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
         ran.stderr
-            .contains("at auto rate (Atlas allows 50 per 1 s, capacity 5 for POST"),
+            .contains("at auto rate (Atlas allows 50 per 1 s, capacity 5 (endpoint set"),
         "{ran:?}"
     );
     assert!(

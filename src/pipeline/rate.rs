@@ -668,9 +668,12 @@ pub async fn gate_for_run(
         Some(client.declared_limit(client.api().invite_endpoint()).await)
     };
     let limit = declared.as_ref().and_then(Declared::limit);
-    let what = declared
-        .as_ref()
-        .map(|d| d.describe(client.api().invite_endpoint()));
+    // The line that shows it names the endpoint already.
+    let endpoint = client.api().invite_endpoint();
+    let what = declared.as_ref().map(|d| {
+        d.describe(endpoint)
+            .replace(&format!(" for {endpoint}"), "")
+    });
     let pace = match (setting, limit, what) {
         (_, _, None) => format!("at rate {setting}"),
         (RateSetting::Auto, Some(_), Some(what)) => format!("at auto rate ({what})"),
