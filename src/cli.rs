@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::atlas::client::Api;
 use crate::atlas::model::{OrgRole, is_atlas_id, parse_group_role};
 use crate::journal::InviteStatus;
-use crate::pipeline::Rate;
+use crate::pipeline::{Rate, RateSetting};
 use crate::report::{ReportCommandFormat, ReportFormat};
 use crate::util::{parse_duration, rfc3339};
 
@@ -215,9 +215,12 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
 
-    /// Client-side request rate shared by all workers, like 10/s or 600/min [default: 1/s; 20/s with --simulate].
-    #[arg(long, value_name = "N/s|N/min")]
-    pub rate: Option<Rate>,
+    /// Request rate shared by all workers. `auto` paces like Atlas's token bucket for the
+    /// endpoint, as GET /rateLimits declares it or as Atlas's answers state it, starting from
+    /// 1/s (20/s with --simulate) when Atlas declares nothing. A rate like 10/s, 600/min or
+    /// 5/6s is an upper bound that is never exceeded (from 1/h to 100000/s).
+    #[arg(long, value_name = "auto|N/s|N/min", default_value = "auto")]
+    pub rate: RateSetting,
 
     /// Requests per row at most, the first one included.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -345,9 +348,20 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 0.0, value_parser = parse_fraction)]
     pub fail_rate: f64,
 
-    /// Token-bucket rate limit answering 429 with Retry-After, like 10/s.
+    /// Token-bucket rate limit answering 429 with Retry-After, like 10/s or 5/6s (the
+    /// bucket's refill); GET /rateLimits declares it.
     #[arg(long, value_name = "N/s")]
     pub rate_limit: Option<Rate>,
+
+    /// Capacity of the --rate-limit bucket [default: one second's refill, at least 1].
+    #[arg(long, value_name = "N", requires = "rate_limit", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit_capacity: Option<u32>,
+
+    /// Refuse like Atlas's older invitation limit: 400 INVITATIONS_RATE_LIMITED_IP "Rate limit
+    /// of N invitations per M minutes exceeded", no Retry-After, no RateLimit-* headers, and
+    /// nothing declared by GET /rateLimits.
+    #[arg(long, requires = "rate_limit")]
+    pub rate_limit_legacy: bool,
 
     /// Latency added to every answer, like 50ms (at most 10m).
     #[arg(long, default_value = "0ms", value_parser = parse_latency, value_name = "DURATION")]
@@ -689,7 +703,34 @@ mod tests {
         assert_eq!(args.timeout, Duration::from_secs(30));
         assert_eq!(args.input.default_role, OrgRole::OrgMember);
         assert_eq!(args.atlas.api, ApiArg::Invites);
-        assert!(args.rate.is_none());
+        assert_eq!(args.rate, RateSetting::Auto);
+    }
+
+    #[test]
+    fn rates_out_of_range_are_usage_errors() {
+        let parse = |rate: &str| {
+            Cli::try_parse_from(["atlas-invite", "run", "x.csv", "--rate", rate]).map(|cli| {
+                let Command::Run(args) = cli.command else {
+                    panic!("not run");
+                };
+                args.rate
+            })
+        };
+        for bad in ["1e10/s", "0/s", "1/day", "0.1/h"] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
+        assert!(
+            parse("1e10/s")
+                .unwrap_err()
+                .to_string()
+                .contains("100000/s")
+        );
+        assert_eq!(parse("AUTO").unwrap(), RateSetting::Auto);
+        assert_eq!(
+            parse("5/6s").unwrap(),
+            RateSetting::Max(Rate::per_second(5.0 / 6.0))
+        );
     }
 
     #[test]

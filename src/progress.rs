@@ -1,23 +1,31 @@
 //! Showing a run's progress on stderr, driven only by committed pipeline events.
 //!
 //! On a terminal an `indicatif` bar shows done/total, rate, ETA and the counts of retries and
-//! failures, and says when the run waits on a rate limit. Elsewhere (CI logs, files) plain lines
-//! are printed at most every few seconds, plus one line per failure and per rate-limit pause.
+//! failures, and what the rate gate knows: Atlas's limit and when the next request may leave
+//! ("Atlas allows 5 per 60 s, capacity 10: next in 8 s"). With the limit known, the ETA is
+//! the time the remaining rows take at that pace. Elsewhere (CI logs, files) plain lines are
+//! printed at most every few seconds, plus one line per failure and per rate-limit pause.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 
 use crate::journal::InviteStatus;
+use crate::pipeline::RateGate;
 use crate::pipeline::events::Event;
 use crate::summary::Tally;
 use crate::util::human_duration;
 
 /// Interval between plain progress lines.
 const PLAIN_INTERVAL: Duration = Duration::from_secs(2);
+/// The display refreshes this often without events, so that a long wait counts down.
+const TICK: Duration = Duration::from_secs(1);
+/// A wait for the next slot shorter than this is not worth showing.
+const SHOWN_WAIT: Duration = Duration::from_millis(500);
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,15 +51,25 @@ impl DisplayMode {
     }
 }
 
-/// Consumes committed events until the channel closes, shows them, and returns the tally.
+/// Consumes committed events until the channel closes, shows them with what `gate` knows,
+/// and returns the tally.
 pub async fn consume(
     mut events: mpsc::UnboundedReceiver<Event>,
     mode: DisplayMode,
     total: u64,
+    gate: Arc<RateGate>,
 ) -> Tally {
-    let mut display = Display::new(mode, total);
-    while let Some(event) = events.recv().await {
-        display.observe(&event);
+    let mut display = Display::new(mode, total, gate);
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => display.observe(&event),
+                None => break,
+            },
+            _ = tick.tick(), if mode != DisplayMode::Quiet => display.refresh(),
+        }
     }
     display.finish()
 }
@@ -66,15 +84,16 @@ struct Display {
     paused_until: Option<Instant>,
     /// People whose unknown outcome is settling, and when each is looked up.
     settling: HashMap<String, Instant>,
+    gate: Arc<RateGate>,
 }
 
 impl Display {
-    fn new(mode: DisplayMode, total: u64) -> Display {
+    fn new(mode: DisplayMode, total: u64, gate: Arc<RateGate>) -> Display {
         let bar = (mode == DisplayMode::Bar).then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta} {msg}",
+                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} {msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
@@ -91,6 +110,7 @@ impl Display {
             last_line: now,
             paused_until: None,
             settling: HashMap::new(),
+            gate,
         }
     }
 
@@ -108,11 +128,20 @@ impl Display {
                     .paused_until
                     .is_none_or(|u| u + Duration::from_millis(200) < until)
                 {
-                    self.println(&format!(
-                        "rate limited by Atlas: all requests wait {}; client rate now {:.1}/s",
-                        human_duration(*wait),
-                        rate_per_sec
-                    ));
+                    let line = match self.gate.view().learned {
+                        Some(learned) => format!(
+                            "rate limited by Atlas (it allows {}): next request in {}, pace stays {:.2}/s",
+                            learned.limit,
+                            human_duration(*wait),
+                            rate_per_sec
+                        ),
+                        None => format!(
+                            "rate limited by Atlas: all requests wait {}; client rate now {:.1}/s",
+                            human_duration(*wait),
+                            rate_per_sec
+                        ),
+                    };
+                    self.println(&line);
                 }
                 self.paused_until = Some(until);
             }
@@ -164,20 +193,36 @@ impl Display {
 
     fn message(&self) -> String {
         let t = &self.tally;
-        let mut msg = format!(
+        let gate = self.gate.view();
+        let left = self.total.saturating_sub(t.finished());
+        // With Atlas's limit known, the remaining rows take as long as its bucket lets them;
+        // otherwise the pace so far is the best guess.
+        let eta = gate.eta(left).or_else(|| {
+            let elapsed = self.started.elapsed().as_secs_f64();
+            let done = t.finished() as f64;
+            (done > 0.0).then(|| Duration::from_secs_f64(left as f64 * elapsed / done))
+        });
+        let mut msg = match eta {
+            Some(eta) => format!("ETA {} · ", human_duration(eta)),
+            None => String::new(),
+        };
+        msg.push_str(&format!(
             "invited {} · failed {} · retries {}",
             t.invited + t.already_invited + t.already_member,
             t.failed,
             t.retries
-        );
-        if let Some(until) = self.paused_until {
-            let left = until.saturating_duration_since(Instant::now());
-            if !left.is_zero() {
-                msg.push_str(&format!(
-                    " · waiting on rate limit {}",
-                    human_duration(left)
-                ));
-            }
+        ));
+        let next = if gate.next_in >= SHOWN_WAIT && left > 0 {
+            format!(": next in {}", human_duration(gate.next_in))
+        } else {
+            String::new()
+        };
+        match gate.learned {
+            Some(learned) => msg.push_str(&format!(" · Atlas allows {}{next}", learned.limit)),
+            None => msg.push_str(&format!(
+                " · pace {:.1}/s, Atlas's limit not stated yet{next}",
+                gate.rate_per_sec
+            )),
         }
         if let Some(next) = self.settling.values().min() {
             msg.push_str(&format!(

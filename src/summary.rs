@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::atlas::rate_limits::BucketLimit;
 use crate::journal::InviteStatus;
 use crate::pipeline::events::{AttemptOutcome, AttemptRecord, Event, RowResult};
+use crate::pipeline::rate::{GateView, RateSetting};
 use crate::terminal::safe;
 use crate::util::human_duration;
 
@@ -92,6 +94,17 @@ pub struct ProblemRow {
     pub attempts: u32,
 }
 
+/// Atlas's rate limit as the run saw it: the bucket, and where it was learned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RateLimitSeen {
+    pub capacity: u64,
+    /// Requests added to the bucket every `refill_period_secs`.
+    pub refill: u64,
+    pub refill_period_secs: f64,
+    /// `rateLimits` (declared by `GET /rateLimits`), `429` (a refusal's detail) or `legacy 400`.
+    pub source: &'static str,
+}
+
 /// The final summary of a run. `Default` is an empty run that exited 0.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -120,6 +133,12 @@ pub struct Summary {
     pub duration_secs: f64,
     /// Requests per second over the run.
     pub rate_per_sec: f64,
+    /// `--rate`: `auto`, or `at most 10/s`.
+    pub rate_setting: String,
+    /// Atlas's rate limit, when the run learned it.
+    pub rate_limit: Option<RateLimitSeen>,
+    /// The pace at the end of the run, in requests per second.
+    pub pace_per_sec: Option<f64>,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
     /// The `Sunset` date Atlas announced for the endpoint in use, if it did.
@@ -158,9 +177,47 @@ impl Summary {
             }));
     }
 
+    /// Fills in what the rate gate knew at the end of the run.
+    pub fn apply_gate(&mut self, setting: RateSetting, gate: &GateView) {
+        self.rate_setting = setting.to_string();
+        self.pace_per_sec = Some(gate.rate_per_sec);
+        self.rate_limit = gate.learned.map(|learned| RateLimitSeen {
+            capacity: learned.limit.capacity,
+            refill: learned.limit.refill,
+            refill_period_secs: learned.limit.per.as_secs_f64(),
+            source: learned.source.as_str(),
+        });
+    }
+
     /// Rows done, now or in an earlier run.
     pub fn done(&self) -> u64 {
         self.skipped + self.invited + self.already_invited + self.already_member
+    }
+
+    /// "Atlas allows 5 per 60 s, capacity 10 (from GET /rateLimits); paced at 0.08/s".
+    fn limit_text(&self) -> String {
+        let pace = self
+            .pace_per_sec
+            .map(|p| format!("paced at {p:.2}/s at the end"))
+            .unwrap_or_default();
+        match &self.rate_limit {
+            Some(limit) => {
+                let from = match limit.source {
+                    "rateLimits" => "declared by GET /rateLimits",
+                    "429" => "stated by a 429",
+                    _ => "stated by the older invitation limit's 400",
+                };
+                let bucket = BucketLimit::new(
+                    limit.capacity,
+                    limit.refill,
+                    Duration::from_secs_f64(limit.refill_period_secs),
+                )
+                .map(|b| b.to_string())
+                .unwrap_or_default();
+                format!("Atlas allows {bucket} ({from}); {pace}")
+            }
+            None => format!("Atlas's limit was not stated; {pace}"),
+        }
     }
 
     /// The summary as one JSON object on one line.
@@ -216,6 +273,9 @@ impl Summary {
                 human_duration(Duration::from_secs_f64(self.duration_secs)),
                 self.rate_per_sec
             );
+        }
+        if !self.dry_run && !self.rate_setting.is_empty() {
+            let _ = writeln!(out, "  rate {}: {}", self.rate_setting, self.limit_text());
         }
         for p in self.problems.iter().take(MAX_FAILURES_SHOWN) {
             let mut line = match p.line {
@@ -328,5 +388,35 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&summary.to_json()).unwrap();
         assert_eq!(json["failed"], 1);
         assert_eq!(json["problems"][0]["error_code"], "INVALID_ROLE");
+    }
+
+    #[test]
+    fn the_summary_states_the_limit_seen() {
+        use crate::pipeline::rate::{Learned, LimitSource};
+        let mut summary = Summary::default();
+        let view = GateView {
+            learned: Some(Learned {
+                limit: BucketLimit::new(10, 5, Duration::from_secs(60)).unwrap(),
+                source: LimitSource::Declared,
+            }),
+            rate_per_sec: 0.079,
+            next_in: Duration::ZERO,
+            ready: 0,
+            refusals: 0,
+        };
+        summary.apply_gate(RateSetting::Auto, &view);
+        let text = summary.to_text();
+        assert!(
+            text.contains(
+                "rate auto: Atlas allows 5 per 60 s, capacity 10 (declared by GET /rateLimits)"
+            ),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&summary.to_json()).unwrap();
+        assert_eq!(json["rate_setting"], "auto");
+        assert_eq!(json["rate_limit"]["capacity"], 10);
+        assert_eq!(json["rate_limit"]["refill"], 5);
+        assert_eq!(json["rate_limit"]["refill_period_secs"], 60.0);
+        assert_eq!(json["rate_limit"]["source"], "rateLimits");
     }
 }

@@ -188,3 +188,58 @@ fn the_simulator_answers_in_the_spec_shapes() {
         assert_valid(&api_error, &body);
     }
 }
+
+#[test]
+fn the_simulator_declares_its_rate_limits_in_the_spec_shapes() {
+    use atlas_invite::simulator::{RateLimit, SimConfig};
+    let spec = spec();
+    let listing = validator(&spec, "PaginatedRateLimitEndpointSets");
+    let one = validator(&spec, "RateLimitEndpointSetResponse");
+    // The media type the client asks for is the one the spec declares for a 200.
+    let path = &spec["paths"]["/api/atlas/v2/rateLimits"]["get"]["responses"]["200"]["content"];
+    assert!(
+        path[atlas_invite::atlas::rate_limits::MEDIA_TYPE_2025_03_12].is_object(),
+        "{path}"
+    );
+    let sim = Sim::start(SimConfig {
+        rate_limit: Some(RateLimit {
+            per_second: 5.0 / 60.0,
+            burst: 10,
+        }),
+        ..SimConfig::default()
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let get = |path: &str| {
+        let url = format!("{}{path}", sim.url());
+        runtime.block_on(async {
+            let answer = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(TOKEN)
+                .header(
+                    "Accept",
+                    atlas_invite::atlas::rate_limits::MEDIA_TYPE_2025_03_12,
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200);
+            assert_eq!(
+                answer.headers()["content-type"],
+                atlas_invite::atlas::rate_limits::MEDIA_TYPE_2025_03_12
+            );
+            answer.json::<Value>().await.unwrap()
+        })
+    };
+    let page = get("/api/atlas/v2/rateLimits");
+    assert_valid(&listing, &page);
+    assert_eq!(page["results"].as_array().unwrap().len(), 1);
+    let id = page["results"][0]["endpointSetId"].as_str().unwrap();
+    assert_valid(&one, &get(&format!("/api/atlas/v2/rateLimits/{id}")));
+    // The validators are not vacuous.
+    assert!(!one.is_valid(&json!({"scope": "GALAXY"})));
+    assert!(!listing.is_valid(&json!({"totalCount": 1})));
+}

@@ -52,7 +52,7 @@ fn path(p: &std::path::Path) -> &str {
 /// Requests that were not invite POSTs or GETs: the directory listings.
 fn listings(sim: &Sim) -> u64 {
     let s = sim.stats();
-    s.requests - s.invite_posts - s.invite_gets
+    s.requests - s.invite_posts - s.invite_gets - s.rate_limit_gets
 }
 
 // ----- the Excel export: Windows-1252, semicolons, CRLF, no BOM ---------------------------------

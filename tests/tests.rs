@@ -24,6 +24,8 @@ mod report;
 
 // `report --format html`: the page, its escaping and filters, and a real browser's rendering.
 mod html;
+// Rate limits as Atlas sets them: declared buckets, 429 details, the older 400, `--rate` bounds.
+mod rate;
 
 // HR exports as they come: encodings, column options, --where, rules, team and project names.
 mod hr_exports;

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use super::model::ApiError;
+use super::rate_limits::{StatedLimit, parse_stated_limit};
 
 /// The failure of one request.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -46,6 +47,17 @@ pub struct RateHeaders {
     pub remaining: Option<u64>,
 }
 
+/// What a rate-limit refusal said about the limit (see [`CallError::rate_limit_hint`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateLimitHint {
+    /// `Retry-After`, or the detail's "Please retry after N seconds".
+    pub retry_after: Option<Duration>,
+    /// Capacity and refill as the detail states them.
+    pub stated: StatedLimit,
+    /// The refusal's `RateLimit-*` headers.
+    pub headers: RateHeaders,
+}
+
 /// What a failure means for the person being invited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -73,7 +85,7 @@ impl CallError {
             CallError::NoAnswer(_) | CallError::BadAnswer { .. } => ErrorClass::Unknown,
             CallError::Status { status, rate, .. } => {
                 let code = self.error_code().unwrap_or_default().to_ascii_uppercase();
-                if *status == 429 || code.contains("RATE_LIMITED") {
+                if *status == 429 || code.contains("RATE_LIMITED") || self.is_legacy_rate_limit() {
                     let retry_after = rate
                         .retry_after
                         .or_else(|| retry_after_from_detail(self.detail_text()));
@@ -106,6 +118,31 @@ impl CallError {
             CallError::Status { status, .. } => !matches!(status, 502 | 504),
             CallError::BadAnswer { .. } => true,
         }
+    }
+
+    /// Everything a rate-limit refusal says about the limit: when to retry, and the bucket its
+    /// detail names ("Request capacity: 10. Refill rate: 5 per 60 seconds.", or the older
+    /// "Rate limit of 10 invitations per 1 minutes"), with its `RateLimit-*` headers.
+    pub fn rate_limit_hint(&self) -> RateLimitHint {
+        let CallError::Status { rate, .. } = self else {
+            return RateLimitHint::default();
+        };
+        let detail = self.detail_text();
+        RateLimitHint {
+            retry_after: rate
+                .retry_after
+                .or_else(|| retry_after_from_detail(detail.clone())),
+            stated: parse_stated_limit(&detail),
+            headers: rate.clone(),
+        }
+    }
+
+    /// A 400 whose detail is the older invitation limit's "Rate limit of N invitations per M
+    /// minutes exceeded", whatever its error code: a limit to wait out, not a refusal of the
+    /// person.
+    fn is_legacy_rate_limit(&self) -> bool {
+        matches!(self, CallError::Status { status: 400, .. })
+            && parse_stated_limit(&self.detail_text()).legacy
     }
 
     /// The HTTP status, when there was an answer.
@@ -293,6 +330,65 @@ mod tests {
         assert_eq!(
             status(400, "RATE_LIMITED", "slow down").class(),
             ErrorClass::RateLimited { retry_after: None }
+        );
+    }
+
+    #[test]
+    fn the_legacy_invitation_limit_is_a_rate_limit() {
+        let legacy = status(
+            400,
+            "INVITATIONS_RATE_LIMITED_IP",
+            "Rate limit of 10 invitations per 1 minutes exceeded",
+        );
+        assert_eq!(
+            legacy.class(),
+            ErrorClass::RateLimited { retry_after: None }
+        );
+        let hint = legacy.rate_limit_hint();
+        assert!(hint.stated.legacy);
+        assert_eq!(
+            hint.stated.bucket(),
+            crate::atlas::rate_limits::BucketLimit::new(10, 10, Duration::from_secs(60))
+        );
+        // The text alone is enough, whatever the code says.
+        assert_eq!(
+            status(
+                400,
+                "",
+                "Rate limit of 10 invitations per 1 minutes exceeded"
+            )
+            .class(),
+            ErrorClass::RateLimited { retry_after: None }
+        );
+        // Another 400 stays a refusal.
+        assert_eq!(
+            status(400, "INVALID_EMAIL", "not an email").class(),
+            ErrorClass::Permanent
+        );
+    }
+
+    #[test]
+    fn a_token_bucket_refusal_names_its_bucket() {
+        let mut e = status(
+            429,
+            "RATE_LIMITED_TOKEN_BUCKET",
+            "Rate limit exceeded for endpoint set Organization Invitations. Please retry after 55 seconds. Request capacity: 10. Refill rate: 5 per 60 seconds.",
+        );
+        if let CallError::Status { rate, .. } = &mut e {
+            rate.limit = Some(10);
+            rate.remaining = Some(0);
+        }
+        let hint = e.rate_limit_hint();
+        assert_eq!(hint.retry_after, Some(Duration::from_secs(55)));
+        assert_eq!(hint.headers.limit, Some(10));
+        assert_eq!(
+            hint.stated.bucket(),
+            crate::atlas::rate_limits::BucketLimit::new(10, 5, Duration::from_secs(60))
+        );
+        assert!(!hint.stated.legacy);
+        assert_eq!(
+            CallError::NotSent("x".into()).rate_limit_hint(),
+            RateLimitHint::default()
         );
     }
 

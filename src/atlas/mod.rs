@@ -5,4 +5,5 @@ pub mod client;
 pub mod directory;
 pub mod error;
 pub mod model;
+pub mod rate_limits;
 pub mod users;

@@ -1,5 +1,6 @@
 //! `atlas-invite doctor`: before a big run, check the credentials, the organization and the
-//! endpoint with one harmless GET (the lookup of an address that cannot exist).
+//! endpoint with one harmless GET (the lookup of an address that cannot exist), and show the
+//! rate limit Atlas declares for the invite endpoint (`GET /rateLimits`).
 
 use std::time::Instant;
 
@@ -9,6 +10,7 @@ use serde::Serialize;
 use crate::atlas::auth::Credentials;
 use crate::atlas::client::{Api, AtlasClient, ClientConfig};
 use crate::atlas::error::ErrorClass;
+use crate::atlas::rate_limits::{Declared, EndpointSet};
 use crate::cli::{DoctorArgs, Format};
 use crate::exit::{ABORTED, Failure, SUCCESS, USAGE};
 
@@ -29,6 +31,10 @@ struct Check {
     sunset: Option<String>,
     error: Option<String>,
     error_code: Option<String>,
+    /// The endpoint sets `GET /rateLimits` lists for the invite endpoint.
+    rate_limits: Vec<EndpointSet>,
+    /// What those sets mean for the invite endpoint, or why Atlas did not say.
+    rate_limits_note: String,
 }
 
 pub(super) async fn doctor(args: &DoctorArgs) -> Result<i32, Failure> {
@@ -66,6 +72,8 @@ pub(super) async fn doctor(args: &DoctorArgs) -> Result<i32, Failure> {
         sunset: None,
         error: None,
         error_code: None,
+        rate_limits: Vec::new(),
+        rate_limits_note: String::new(),
     };
     let code = match &result {
         Ok(answer) => {
@@ -86,6 +94,14 @@ pub(super) async fn doctor(args: &DoctorArgs) -> Result<i32, Failure> {
             }
         }
     };
+    // Only worth asking once the credentials work; a refusal there is a note, not a failure.
+    if code == SUCCESS {
+        let declared = client.declared_limit(api.invite_endpoint()).await;
+        check.rate_limits_note = declared.describe(api.invite_endpoint());
+        if let Declared::Limit { sets, .. } = declared {
+            check.rate_limits = sets;
+        }
+    }
     match args.format {
         Format::Json => crate::outln!("{}", serde_json::to_string(&check).map_err(Failure::usage)?),
         Format::Text => crate::out!("{}", crate::terminal::safe_lines(&render(&check))),
@@ -117,6 +133,12 @@ fn render(check: &Check) -> String {
     }
     if let (Some(limit), Some(remaining)) = (check.rate_limit_limit, check.rate_limit_remaining) {
         out.push_str(&format!("rate limit    {remaining} of {limit} left\n"));
+    }
+    if !check.rate_limits_note.is_empty() {
+        out.push_str(&format!("rate limits   {}\n", check.rate_limits_note));
+        for set in &check.rate_limits {
+            out.push_str(&format!("              {}\n", set.describe()));
+        }
     }
     if let Some(sunset) = &check.sunset {
         out.push_str(&format!(

@@ -21,7 +21,7 @@ use crate::cli::{Format, RunArgs};
 use crate::exit::{ABORTED, Failure, INCOMPLETE, SUCCESS};
 use crate::journal::{Journal, NewRun, PlanOptions, Recorder, RunTotals};
 use crate::pipeline::events::StopReason;
-use crate::pipeline::{self, PipelineConfig, Rate, RateGate, RetryPolicy, StopSignal};
+use crate::pipeline::{self, PipelineConfig, Rate, RateSetting, RetryPolicy, StopSignal};
 use crate::progress::{self, DisplayMode};
 use crate::roster::NameSet;
 use crate::simulator::{SimConfig, Simulator, SimulatorHandle};
@@ -35,10 +35,11 @@ const SIMULATE_JOURNAL: &str = "atlas-invite-simulate.db";
 const SIMULATE_ORG: &str = "64b7e2f0c1d2e3f4a5b6c7d8";
 /// Bearer token of the in-process simulator; it guards nothing real.
 const SIMULATE_TOKEN: &str = "simulated-access-token";
-/// Client rate with `--simulate` unless `--rate` is given: twice the simulator's limit, so the
-/// demonstration shows Atlas's rate limiting and the client adapting to it.
+/// `--rate auto` with `--simulate`, when the simulator declares no limit: twice the demo's
+/// limit, so the demonstration shows the client learning it from the refusals.
 const SIMULATE_RATE_PER_SEC: f64 = 20.0;
-/// Client rate against Atlas unless `--rate` is given.
+/// `--rate auto` against Atlas when it declares no limit: a conservative start, which grows
+/// until Atlas's answers show its limit.
 const DEFAULT_RATE_PER_SEC: f64 = 1.0;
 
 /// Where requests go and how they authenticate.
@@ -100,11 +101,11 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         .credentials
         .clone()
         .expect("credentials are checked before a real run");
-    let rate = args.rate.unwrap_or(Rate::per_second(if args.simulate {
+    let fallback = Rate::per_second(if args.simulate {
         SIMULATE_RATE_PER_SEC
     } else {
         DEFAULT_RATE_PER_SEC
-    }));
+    });
     let api = Api::from(args.atlas.api);
     let client = AtlasClient::new(&ClientConfig {
         base_url: target.base_url.clone(),
@@ -140,7 +141,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         csv_sha256: String::new(),
         api: api.as_str().into(),
         base_url: target.base_url.clone(),
-        options: run_options(&args, rate),
+        options: run_options(&args),
         os_user: os_user(),
         hostname: hostname(),
     };
@@ -192,9 +193,12 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
     if !args.quiet {
         lapsed_note(plan.lapsed_skipped, plan.reinvited);
     }
+    let (gate, pace) =
+        pipeline::rate::gate_for_run(&client, args.rate, fallback, plan.rows.is_empty()).await;
     if mode != DisplayMode::Quiet {
-        eprintln!(
-            "inviting {} people to org {} via {} at {rate}, {} at a time ({} already done; journal {})",
+        // The pace may quote Atlas (why its limits could not be read): made safe to print.
+        let line = format!(
+            "inviting {} people to org {} via {} {pace}, {} at a time ({} already done; journal {})",
             plan.rows.len(),
             target.org_id,
             api.invite_endpoint(),
@@ -202,6 +206,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
             plan.skipped,
             journal_path.display()
         );
+        eprintln!("{}", crate::terminal::safe(&line));
     }
 
     let earlier_requests_settled_at = if plan.rows.iter().any(|row| row.unresolved) {
@@ -220,13 +225,18 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
 
     let planned = plan.rows.len() as u64;
     let (display_tx, display_rx) = mpsc::unbounded_channel();
-    let display = tokio::spawn(progress::consume(display_rx, mode, plan.rows.len() as u64));
+    let display = tokio::spawn(progress::consume(
+        display_rx,
+        mode,
+        plan.rows.len() as u64,
+        Arc::clone(&gate),
+    ));
     let (recorder, recorder_thread) =
         Recorder::start(journal, run_id, target.org_id.clone(), display_tx);
     let started = Instant::now();
     let outcome = pipeline::run(
         Arc::new(client),
-        Arc::new(RateGate::new(rate)),
+        Arc::clone(&gate),
         Arc::new(recorder),
         Arc::clone(&stop),
         PipelineConfig {
@@ -248,6 +258,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
     let mut journal = journal.map_err(|e| Failure::aborted(anyhow!(e)))?;
 
     summary.apply_tally(&tally, elapsed);
+    summary.apply_gate(args.rate, &gate.view());
     // Rows never handed to a worker (the run stopped first) have no event: count them too.
     summary.unfinished = planned.saturating_sub(
         summary.invited + summary.already_invited + summary.already_member + summary.failed,
@@ -482,11 +493,16 @@ fn print_summary(args: &RunArgs, summary: &Summary) {
 }
 
 /// The effective options, as recorded in `runs.options`. Never holds a credential.
-fn run_options(args: &RunArgs, rate: Rate) -> serde_json::Value {
+fn run_options(args: &RunArgs) -> serde_json::Value {
+    let max_rate = match args.rate {
+        RateSetting::Auto => None,
+        RateSetting::Max(rate) => Some(rate.as_per_second()),
+    };
     json!({
         "api": Api::from(args.atlas.api).as_str(),
         "concurrency": args.concurrency,
-        "rate_per_sec": rate.as_per_second(),
+        "rate": if max_rate.is_some() { "max" } else { "auto" },
+        "rate_per_sec": max_rate,
         "max_attempts": args.max_attempts,
         "max_backoff_ms": args.max_backoff.as_millis() as u64,
         "timeout_ms": args.timeout.as_millis() as u64,

@@ -13,9 +13,12 @@ pub(super) async fn simulate(args: SimulateArgs) -> Result<i32, Failure> {
             let per_second = rate.as_per_second();
             RateLimit {
                 per_second,
-                burst: (per_second.ceil() as u32).max(1),
+                burst: args
+                    .rate_limit_capacity
+                    .unwrap_or((per_second.ceil() as u32).max(1)),
             }
         }),
+        rate_limit_legacy: args.rate_limit_legacy,
         latency: args.latency,
         seed: args.seed,
         retry_after_header: !args.no_retry_after,

@@ -21,7 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::plan::PlannedRow;
 pub use crate::retry::RetryPolicy;
 pub use executor::{EventSink, Executor, SinkClosed};
-pub use rate::{Rate, RateGate};
+pub use rate::{Rate, RateGate, RateSetting};
 pub use stop::StopSignal;
 
 /// How the pipeline runs.

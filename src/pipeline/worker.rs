@@ -306,8 +306,8 @@ impl RowTask {
                 });
                 (AttemptOutcome::Unauthorized, Next::Stop)
             }
-            ErrorClass::RateLimited { retry_after } => {
-                let slowdown = self.shared.gate.on_rate_limited(retry_after);
+            ErrorClass::RateLimited { .. } => {
+                let slowdown = self.shared.gate.on_rate_limited(&error.rate_limit_hint());
                 self.shared.recorder.emit(Event::RateLimited {
                     wait: slowdown.pause,
                     rate_per_sec: slowdown.rate_per_sec,

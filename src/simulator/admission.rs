@@ -4,11 +4,13 @@
 //! requests here, each describing itself with an [`Endpoint`].
 //!
 //! Order, and why:
-//! 1. latency (every API request waits, even ones that are then refused);
+//! 1. latency (every API request waits, even ones that are then refused); the token bucket is
+//!    consulted before it, though, when the request arrives (see [`counted`]);
 //! 2. method (405 with `Allow` for what the resource does not simulate);
 //! 3. authentication (401), because Atlas identifies the caller before anything else;
-//! 4. rate limit (429), after authentication because Atlas meters each authenticated principal,
-//!    so a request with a bad token does not spend anybody's tokens;
+//! 4. rate limit (429, or the older invitation limit's 400), after authentication because
+//!    Atlas meters each authenticated principal, so a request with a bad token does not spend
+//!    anybody's tokens;
 //! 5. API version negotiation (406 `INVALID_VERSION_DATE`), where the path is versioned;
 //! 6. organization id format (400 `INVALID_ORG_ID`) and existence (404 `ORG_NOT_FOUND`).
 
@@ -50,12 +52,23 @@ pub(super) struct Versioning {
     pub(super) only: &'static str,
 }
 
-/// Counts the request by method, waits the simulated latency, lets `answer` answer it, and
-/// counts the outcome by status.
+/// The token bucket's decision for a request, taken when it arrived: a real server meters
+/// arrivals, and the simulated latency comes after. `None` when the caller could not be
+/// identified on arrival (the 401 comes later, in [`admit`]).
+#[derive(Debug, Clone, Copy)]
+struct Arrival(Option<RateDecision>);
+
+/// Marks a rate-limit refusal answered with another status than 429 (the older limit's 400),
+/// so that it is counted as a rate limit rather than a bad request.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RateRefusal;
+
+/// Counts the request by method, takes its token from the caller's bucket, waits the
+/// simulated latency, lets `answer` answer it, and counts the outcome by status.
 pub(super) async fn counted<F, Fut>(
     sim: &SimState,
     per_method: &[(Method, &AtomicU64)],
-    request: Request,
+    mut request: Request,
     answer: F,
 ) -> Response
 where
@@ -65,9 +78,19 @@ where
     if let Some((_, counter)) = per_method.iter().find(|(m, _)| m == request.method()) {
         bump(counter);
     }
+    let path_and_query = request.uri().path_and_query().map_or("", |p| p.as_str());
+    let decision = sim
+        .authenticate(request.method(), path_and_query, request.headers())
+        .ok()
+        .map(|caller| sim.take_token(&caller));
+    request.extensions_mut().insert(Arrival(decision));
     wait_latency(sim).await;
     let response = answer(request).await;
     let counters = &sim.counters;
+    if response.extensions().get::<RateRefusal>().is_some() {
+        bump(&counters.rate_limited);
+        return response;
+    }
     match response.status().as_u16() {
         400 => bump(&counters.bad_requests),
         401 => bump(&counters.unauthorized),
@@ -129,13 +152,39 @@ pub(super) fn admit(
         Ok(caller) => caller,
         Err(denial) => return Some(reply.decorate(super::auth::unauthorized(sim, denial.detail))),
     };
-    match sim.take_token(&caller) {
-        RateDecision::Unlimited => {}
-        RateDecision::Allowed { limit, remaining } => reply.rate = Some((limit, remaining)),
-        RateDecision::Limited { limit, retry_after } => {
+    let decision = match parts.extensions.get::<Arrival>() {
+        Some(Arrival(Some(decision))) => *decision,
+        _ => sim.take_token(&caller),
+    };
+    let config = sim.config();
+    match (decision, config.rate_limit) {
+        (RateDecision::Unlimited, _) | (_, None) => {}
+        // The older limit sent no rate-limit headers at all.
+        (RateDecision::Allowed { .. }, Some(_)) if config.rate_limit_legacy => {}
+        (RateDecision::Allowed { limit, remaining }, Some(_)) => {
+            reply.rate = Some((limit, remaining));
+        }
+        (RateDecision::Limited { .. }, Some(bucket)) if config.rate_limit_legacy => {
+            let mut response = reply.fail(400, "INVITATIONS_RATE_LIMITED_IP", bucket.legacy_text());
+            response.extensions_mut().insert(RateRefusal);
+            return Some(response);
+        }
+        (RateDecision::Limited { limit, retry_after }, Some(bucket)) => {
             reply.rate = Some((limit, 0));
-            let header = sim.config().retry_after_header.then_some(retry_after);
-            return Some(reply.rate_limited(endpoint.rate_limited_code, header, Some(retry_after)));
+            let header = config.retry_after_header.then_some(retry_after);
+            let (refill, period) = bucket.refill_parts();
+            let stated = super::reply::StatedBucket {
+                set: super::rate_limits::INVITATIONS_SET_NAME,
+                capacity: bucket.burst,
+                refill,
+                period,
+            };
+            return Some(reply.rate_limited(
+                endpoint.rate_limited_code,
+                header,
+                Some(retry_after),
+                Some(stated),
+            ));
         }
     }
 

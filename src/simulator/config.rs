@@ -23,8 +23,15 @@ pub struct SimConfig {
     pub token: Option<String>,
     /// Fraction (0..=1) of invite POSTs answered 500 `UNEXPECTED_ERROR` without creating anything.
     pub fail_rate: f64,
-    /// Token bucket applied per bearer token to every API request.
+    /// Token bucket applied per caller to every API request on the organization's invitation
+    /// resources (the `rateLimits` listing itself is not metered). It is checked when the
+    /// request arrives, before the simulated latency, as a server in front of Atlas does.
     pub rate_limit: Option<RateLimit>,
+    /// Refuse like the older invitation limit did: 400 `INVITATIONS_RATE_LIMITED_IP` "Rate
+    /// limit of N invitations per M minutes exceeded", with no `Retry-After`, no `RateLimit-*`
+    /// headers, and no endpoint set in `GET /rateLimits`. The window is the time the bucket
+    /// takes to refill its whole capacity.
+    pub rate_limit_legacy: bool,
     /// Added before answering each API request.
     pub latency: Duration,
     /// Uniform extra latency in `0..latency_jitter`.
@@ -76,6 +83,7 @@ impl Default for SimConfig {
             token: None,
             fail_rate: 0.0,
             rate_limit: None,
+            rate_limit_legacy: false,
             latency: Duration::ZERO,
             latency_jitter: Duration::ZERO,
             seed: None,
@@ -148,6 +156,8 @@ impl SimConfig {
             if limit.burst == 0 {
                 return Err("the rate limit burst must be at least 1".to_owned());
             }
+        } else if self.rate_limit_legacy {
+            return Err("the legacy rate limit needs a rate limit to refuse with".to_owned());
         }
         if let Some(org) = &self.org_id
             && !is_atlas_id(org)
@@ -193,16 +203,24 @@ impl SimConfig {
             )
         });
         lines.push(match &self.rate_limit {
-            Some(limit) => format!(
-                "rate limit: {} requests/s per token, burst {}{}",
-                limit.per_second,
-                limit.burst,
-                if self.retry_after_header {
-                    ""
-                } else {
-                    " (no Retry-After header)"
-                }
+            Some(limit) if self.rate_limit_legacy => format!(
+                "rate limit: {} (the older invitation limit: 400 INVITATIONS_RATE_LIMITED_IP)",
+                limit.legacy_text()
             ),
+            Some(limit) => {
+                let (refill, period) = limit.refill_parts();
+                format!(
+                    "rate limit: {} requests/s per token, burst {} (capacity {}, refill {refill} per {period} s){}",
+                    limit.per_second,
+                    limit.burst,
+                    limit.burst,
+                    if self.retry_after_header {
+                        ""
+                    } else {
+                        " (no Retry-After header)"
+                    }
+                )
+            }
             None => "rate limit: none".to_owned(),
         });
         let faults: Vec<String> = [
@@ -247,11 +265,51 @@ impl SimConfig {
     }
 }
 
-/// A token bucket: `burst` requests at once, refilled at `per_second`.
+/// A token bucket: `burst` requests at once (its capacity), refilled at `per_second`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimit {
     pub per_second: f64,
     pub burst: u32,
+}
+
+impl RateLimit {
+    /// The refill as Atlas states it, `refill` requests every `period` whole seconds: the
+    /// shortest period of at most an hour that holds a whole number of requests (10/s is
+    /// "10 per 1", five every six seconds "5 per 6").
+    pub fn refill_parts(&self) -> (u64, u64) {
+        for period in 1..=3600u64 {
+            let count = self.per_second * period as f64;
+            if count >= 1.0 - 1e-9 && (count - count.round()).abs() < 1e-6 * count.max(1.0) {
+                return (count.round() as u64, period);
+            }
+        }
+        ((self.per_second * 3600.0).round().max(1.0) as u64, 3600)
+    }
+
+    /// Seconds the bucket takes to refill its whole capacity: the older limit's window.
+    pub fn window_secs(&self) -> f64 {
+        f64::from(self.burst) / self.per_second
+    }
+
+    /// "Rate limit of 10 invitations per 1 minutes exceeded", as the older invitation limit
+    /// words it (in seconds when the window is not whole minutes).
+    pub fn legacy_text(&self) -> String {
+        let window = self.window_secs();
+        let minutes = window / 60.0;
+        if minutes >= 1.0 && (minutes - minutes.round()).abs() < 1e-6 {
+            format!(
+                "Rate limit of {} invitations per {} minutes exceeded",
+                self.burst,
+                minutes.round() as u64
+            )
+        } else {
+            format!(
+                "Rate limit of {} invitations per {} seconds exceeded",
+                self.burst,
+                window.round().max(1.0) as u64
+            )
+        }
+    }
 }
 
 /// One injected misbehaviour for one invite POST.
@@ -397,6 +455,28 @@ mod tests {
             ..SimConfig::default()
         };
         assert!(no_refill.validate().is_err());
+    }
+
+    #[test]
+    fn refills_are_stated_in_whole_numbers() {
+        let limit = |per_second, burst| RateLimit { per_second, burst };
+        assert_eq!(limit(10.0, 10).refill_parts(), (10, 1));
+        assert_eq!(limit(5.0 / 6.0, 10).refill_parts(), (5, 6));
+        assert_eq!(limit(5.0 / 60.0, 10).refill_parts(), (1, 12));
+        assert_eq!(limit(0.01, 2).refill_parts(), (1, 100));
+        assert_eq!(
+            limit(10.0 / 60.0, 10).legacy_text(),
+            "Rate limit of 10 invitations per 1 minutes exceeded"
+        );
+        assert_eq!(
+            limit(10.0 / 6.0, 10).legacy_text(),
+            "Rate limit of 10 invitations per 6 seconds exceeded"
+        );
+        let legacy_alone = SimConfig {
+            rate_limit_legacy: true,
+            ..SimConfig::default()
+        };
+        assert!(legacy_alone.validate().is_err());
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub(super) async fn create(
         Some(Fault::Html503) => page(StatusCode::SERVICE_UNAVAILABLE),
         Some(Fault::BadGateway502Html) => page(StatusCode::BAD_GATEWAY),
         Some(Fault::RateLimited { retry_after }) => {
-            reply.rate_limited("RATE_LIMITED", retry_after, retry_after)
+            reply.rate_limited("RATE_LIMITED", retry_after, retry_after, None)
         }
         Some(Fault::Status(status)) => resource.status_fault(reply, status),
         Some(Fault::Slow(ms)) => {

@@ -22,6 +22,8 @@
 //!   2025-02-19): paginated listing by membership status, and invitations through it, whose
 //!   `OrgUserRequest` bodies `user_request.rs` validates;
 //! - `directory.rs`: the organization's teams and projects (`GET .../teams`, `.../groups`);
+//! - `rate_limits.rs`: `GET /api/atlas/v2/rateLimits` and `.../rateLimits/{endpointSetId}`,
+//!   declaring the token bucket (capacity and refill);
 //! - `validate.rs`: invitation request validation with Atlas' error codes;
 //! - `server.rs`: [`Simulator`], [`SimulatorHandle`] and [`serve_until_killed`].
 
@@ -30,6 +32,7 @@ mod auth;
 mod config;
 mod directory;
 mod faults;
+mod rate_limits;
 mod reply;
 mod routes;
 mod server;

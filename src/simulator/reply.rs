@@ -21,6 +21,17 @@ pub(super) struct Deprecated {
     pub(super) sunset: &'static str,
 }
 
+/// The bucket a token-bucket 429 names in its detail, as Atlas does.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct StatedBucket {
+    /// The endpoint set's name.
+    pub(super) set: &'static str,
+    pub(super) capacity: u32,
+    /// `refill` requests every `period` seconds.
+    pub(super) refill: u64,
+    pub(super) period: u64,
+}
+
 /// How the answers to one request are written.
 pub(super) struct Reply {
     /// `pretty=true`: indented JSON.
@@ -98,22 +109,29 @@ impl Reply {
         self.error(ApiError::new(status, code, detail))
     }
 
-    /// A 429. `retry_after` is the `Retry-After` header, if one is to be sent; `wait` is the
-    /// number of seconds the detail text names, if any. The two differ when the simulator is
-    /// configured to leave the header out, so that only the text says when to retry.
+    /// A 429. `retry_after` is the `Retry-After` header (whole seconds), if one is to be sent;
+    /// `wait` is the number of seconds the detail text names, if any. The two differ when the
+    /// simulator is configured to leave the header out, so that only the text says when to
+    /// retry. With `bucket`, the detail is worded as Atlas's token bucket words it: "Rate limit
+    /// exceeded for …. Please retry after 55 seconds. Request capacity: 10. Refill rate: 5 per
+    /// 60 seconds."
     pub(super) fn rate_limited(
         &self,
         code: &str,
         retry_after: Option<u64>,
         wait: Option<u64>,
+        bucket: Option<StatedBucket>,
     ) -> Response {
-        let detail = match wait {
-            Some(secs) => format!(
-                "You have exceeded the rate limit for this API key. Please retry after {secs} seconds."
+        let retry = match wait {
+            Some(secs) => format!("Please retry after {secs} seconds."),
+            None => "Please retry later.".to_owned(),
+        };
+        let detail = match bucket {
+            Some(b) => format!(
+                "Rate limit exceeded for endpoint set {}. {retry} Request capacity: {}. Refill rate: {} per {} seconds.",
+                b.set, b.capacity, b.refill, b.period
             ),
-            None => {
-                "You have exceeded the rate limit for this API key. Please retry later.".to_owned()
-            }
+            None => format!("You have exceeded the rate limit for this API key. {retry}"),
         };
         let mut response = self.fail(429, code, detail);
         if let Some(secs) = retry_after {

@@ -57,6 +57,11 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
             any(super::directory::v2_groups),
         )
         .route(super::users::V2_USERS, any(super::users::v2_users))
+        .route(
+            super::rate_limits::RATE_LIMITS,
+            any(super::rate_limits::list),
+        )
+        .route(super::rate_limits::RATE_LIMIT, any(super::rate_limits::one))
         .fallback(not_found)
         .with_state(state)
 }

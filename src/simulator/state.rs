@@ -52,6 +52,8 @@ pub struct SimStats {
     pub user_posts: u64,
     /// GETs on the users path, one per page.
     pub user_gets: u64,
+    /// GETs on `/api/atlas/v2/rateLimits` (and one endpoint set), whatever their outcome.
+    pub rate_limit_gets: u64,
 }
 
 #[derive(Default)]
@@ -69,6 +71,7 @@ pub(crate) struct Counters {
     pub(crate) bad_requests: AtomicU64,
     pub(crate) user_posts: AtomicU64,
     pub(crate) user_gets: AtomicU64,
+    pub(crate) rate_limit_gets: AtomicU64,
 }
 
 /// Adds one to a counter. Relaxed ordering is enough: counters are only ever summed.
@@ -244,6 +247,7 @@ impl SimState {
             bad_requests: get(&c.bad_requests),
             user_posts: get(&c.user_posts),
             user_gets: get(&c.user_gets),
+            rate_limit_gets: get(&c.rate_limit_gets),
         }
     }
 
@@ -267,6 +271,21 @@ impl SimState {
             .token
             .as_deref()
             .is_none_or(|only| only == token)
+    }
+
+    /// The whole tokens left in `token`'s bucket, refilled to now (tests watch when a request
+    /// spends its token).
+    #[cfg(test)]
+    pub(crate) fn tokens_left(&self, token: &str) -> Option<u32> {
+        let RateLimit { per_second, burst } = self.config.rate_limit?;
+        let buckets = lock(&self.buckets);
+        let bucket = buckets.get(token)?;
+        let elapsed = bucket.refilled_at.elapsed().as_secs_f64();
+        Some(
+            (bucket.tokens + elapsed * per_second)
+                .min(f64::from(burst))
+                .floor() as u32,
+        )
     }
 
     /// Takes one token from `token`'s bucket, if a rate limit is configured.

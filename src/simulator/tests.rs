@@ -423,6 +423,185 @@ async fn without_the_header_only_the_detail_says_when_to_retry() {
 }
 
 #[tokio::test]
+async fn a_token_bucket_refusal_states_its_bucket_as_atlas_does() {
+    let sim = start(SimConfig {
+        rate_limit: Some(RateLimit {
+            per_second: 5.0 / 6.0,
+            burst: 1,
+        }),
+        ..SimConfig::default()
+    })
+    .await;
+    assert_eq!(invite(&sim, "a@example.com").await.unwrap().status, 200);
+    let limited = invite(&sim, "b@example.com").await.unwrap();
+    assert_eq!(limited.status, 429);
+    // 1.2 s to the next token, in whole seconds rounded up.
+    assert_eq!(limited.header("retry-after"), Some("2"));
+    let detail = limited.error().detail.unwrap();
+    assert_eq!(
+        detail,
+        "Rate limit exceeded for endpoint set Organization Invitations. Please retry after 2 seconds. \
+         Request capacity: 1. Refill rate: 5 per 6 seconds."
+    );
+    let stated = crate::atlas::rate_limits::parse_stated_limit(&detail);
+    assert_eq!(
+        stated.bucket(),
+        crate::atlas::rate_limits::BucketLimit::new(1, 5, Duration::from_secs(6))
+    );
+}
+
+#[tokio::test]
+async fn the_legacy_limit_answers_400_without_rate_limit_headers() {
+    let sim = start(SimConfig {
+        rate_limit: Some(RateLimit {
+            per_second: 10.0 / 60.0,
+            burst: 2,
+        }),
+        rate_limit_legacy: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let first = invite(&sim, "a@example.com").await.unwrap();
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("ratelimit-limit"), None);
+    assert_eq!(invite(&sim, "b@example.com").await.unwrap().status, 200);
+    let limited = invite(&sim, "c@example.com").await.unwrap();
+    assert_eq!(limited.status, 400);
+    assert_eq!(limited.header("retry-after"), None);
+    let error = limited.error();
+    assert_eq!(error.error_code, "INVITATIONS_RATE_LIMITED_IP");
+    assert_eq!(
+        error.detail.as_deref(),
+        Some("Rate limit of 2 invitations per 12 seconds exceeded")
+    );
+    let stats = sim.state().stats();
+    assert_eq!((stats.rate_limited, stats.bad_requests), (1, 0));
+    // Atlas never listed the older limit.
+    let listed = rate_limits(&sim, "").await;
+    assert_eq!(listed.json()["results"], json!([]));
+}
+
+const RATE_LIMITS_HEADERS: [(&str, &str); 2] = [
+    ("Authorization", "Bearer secret"),
+    ("Accept", "application/vnd.atlas.2025-03-12+json"),
+];
+
+async fn rate_limits(sim: &SimulatorHandle, path_and_query: &str) -> Answer {
+    send(
+        sim.addr(),
+        "GET",
+        &format!("/api/atlas/v2/rateLimits{path_and_query}"),
+        &RATE_LIMITS_HEADERS,
+        "",
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn rate_limits_declare_the_bucket_without_spending_it() {
+    let sim = start(SimConfig {
+        rate_limit: Some(RateLimit {
+            per_second: 5.0 / 60.0,
+            burst: 10,
+        }),
+        ..SimConfig::default()
+    })
+    .await;
+    let listed = rate_limits(
+        &sim,
+        "?endpointPath=%2Fapi%2Fatlas%2Fv2%2Forgs%2F%7BorgId%7D%2Finvites",
+    )
+    .await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(
+        listed.header("content-type"),
+        Some("application/vnd.atlas.2025-03-12+json")
+    );
+    let body = listed.json();
+    assert_eq!(body["totalCount"], 1);
+    let set = &body["results"][0];
+    assert_eq!(set["capacity"]["value"], 10);
+    assert_eq!(set["refillRate"]["value"], 1);
+    assert_eq!(set["refillDurationSeconds"]["value"], 12);
+    assert_eq!(set["scope"], "USER");
+    let id = set["endpointSetId"].as_str().unwrap().to_owned();
+    // One set by id; an unknown id is a 404.
+    let one = rate_limits(&sim, &format!("/{id}")).await;
+    assert_eq!(one.json()["endpointSetName"], "Organization Invitations");
+    assert_eq!(rate_limits(&sim, "/nope").await.status, 404);
+    // Other paths and other scopes are filtered out.
+    let other = rate_limits(&sim, "?endpointPath=%2Fapi%2Fatlas%2Fv2%2Fclusters").await;
+    assert_eq!(other.json()["results"], json!([]));
+    let org_scope = rate_limits(&sim, &format!("?orgId={ORG}")).await;
+    assert_eq!(org_scope.json()["results"], json!([]));
+    // Asking spent no token: the whole capacity is still there.
+    let first = invite(&sim, "a@example.com").await.unwrap();
+    assert_eq!(first.header("ratelimit-remaining"), Some("9"));
+    // The version must be named; the credentials must be valid.
+    let unversioned = send(
+        sim.addr(),
+        "GET",
+        "/api/atlas/v2/rateLimits",
+        &[
+            ("Authorization", "Bearer secret"),
+            ("Accept", "application/json"),
+        ],
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(unversioned.status, 406);
+    let anonymous = send(
+        sim.addr(),
+        "GET",
+        "/api/atlas/v2/rateLimits",
+        &[("Accept", "application/vnd.atlas.2025-03-12+json")],
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(anonymous.status, 401);
+}
+
+#[tokio::test]
+async fn the_bucket_is_checked_when_the_request_arrives() {
+    // The token is spent while the request still waits out its 500 ms of latency, as a real
+    // server meters arrivals; the answer comes later.
+    let sim = start(SimConfig {
+        rate_limit: Some(RateLimit {
+            per_second: 0.01,
+            burst: 3,
+        }),
+        latency: Duration::from_millis(500),
+        ..SimConfig::default()
+    })
+    .await;
+    let addr = sim.addr();
+    let pending = tokio::spawn(async move {
+        send(
+            addr,
+            "POST",
+            &v2_path(ORG),
+            &V2_HEADERS,
+            &invite_body("a@example.com"),
+        )
+        .await
+    });
+    let deadline = std::time::Instant::now() + Duration::from_millis(400);
+    while sim.state().tokens_left("secret").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no token spent on arrival"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(sim.state().tokens_left("secret"), Some(2));
+    assert!(!pending.is_finished(), "the answer came before the latency");
+    assert_eq!(pending.await.unwrap().unwrap().status, 200);
+}
+
+#[tokio::test]
 async fn record_then_drop_creates_the_invitation_and_sends_nothing() {
     let sim = start(SimConfig::default().with_script(
         "drop@example.com",
