@@ -21,7 +21,10 @@ pub use queries::{
     NewRun, Plan, PlanOptions, PlannedRow, Planner, RunRecord, RunTotals, StatusCount,
 };
 pub use recorder::{Recorder, RecorderGone, RecorderHandle};
-pub use reports::{AttemptReport, InviteFilter, InviteReport, ProjectRoles, RunReport};
+pub use reports::{
+    AttemptReport, InviteFilter, InviteReport, ProjectRoles, RUN_DID_NOT_FINISH, RUN_FINISHED,
+    RUN_RUNNING, RunReport,
+};
 pub use store::Journal;
 
 /// The state of one person's invitation, as stored in `invites.status`.
