@@ -47,6 +47,9 @@ pub enum Command {
     /// Serve the built-in Atlas simulator on 127.0.0.1 until killed.
     Simulate(SimulateArgs),
     /// Check credentials, organization access and the endpoint with one harmless request.
+    #[command(after_help = CREDENTIALS_HELP, mut_arg("org", |org| org.help(
+        "Organization to check: its 24-character hexadecimal id"
+    )))]
     Doctor(DoctorArgs),
     /// List people from the journal: who got which role, when, by which run, what Atlas said.
     Report(ReportArgs),
@@ -57,12 +60,36 @@ pub enum Command {
     /// Write a results file: the input CSV's own columns plus each row's outcome.
     Export(ExportArgs),
     /// Record each person's membership (pending, active, expired, declined) as Atlas reports it.
+    #[command(after_help = CREDENTIALS_HELP, mut_arg("org", |org| org.help(
+        "Organization whose members and invitations to read: its 24-character hexadecimal id"
+    )))]
     Reconcile(ReconcileArgs),
+    /// Print a shell completion script to stdout (see the README for where to put it).
+    Completions(CompletionsArgs),
+    /// Print the manual page in roff to stdout, or write one page per command into a directory.
+    Man(ManArgs),
 }
 
-const RUN_HELP: &str = "\
-Credentials: MONGODB_ATLAS_ACCESS_TOKEN holds a bearer access token of a user or service
-account with the Organization Owner role. It is never printed or written to the journal.
+/// The credential variables `Credentials::from_env` reads, for the help of every command that
+/// talks to Atlas (a unit test checks that none is missing).
+macro_rules! credentials_help {
+    () => {
+        "\
+Credentials, read from the environment only (the first kind present wins); they need the
+Organization Owner role and are never printed or written to the journal:
+  MONGODB_ATLAS_ACCESS_TOKEN       a bearer access token
+  MONGODB_ATLAS_CLIENT_ID,         a service account, whose access tokens come from
+  MONGODB_ATLAS_CLIENT_SECRET      /api/oauth/token at the base URL
+  MONGODB_ATLAS_PUBLIC_API_KEY,    a programmatic API key (HTTP Digest); also read as
+  MONGODB_ATLAS_PRIVATE_API_KEY    MONGODB_ATLAS_PUBLIC_KEY, MONGODB_ATLAS_PRIVATE_KEY"
+    };
+}
+
+const CREDENTIALS_HELP: &str = credentials_help!();
+
+const RUN_HELP: &str = concat!(
+    credentials_help!(),
+    "
 
 Rerunning the same command after any failure sends only what has not succeeded yet.
 
@@ -70,7 +97,8 @@ Exit codes:
   0  every valid row is invited (now or in an earlier run)
   1  the run finished, but some rows failed or were invalid
   2  usage, configuration or unreadable input (nothing was sent)
-  3  the run was aborted (authentication/authorization failure, interruption)";
+  3  the run was aborted (authentication/authorization failure, interruption)"
+);
 
 /// Which Atlas endpoint to call, as typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -548,6 +576,27 @@ pub struct ReconcileArgs {
     pub format: Format,
 }
 
+/// `atlas-invite completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// `atlas-invite man`.
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// The page of this command (run, validate, ...) [default: the overview page, atlas-invite(1)].
+    #[arg(value_name = "COMMAND", conflicts_with = "out")]
+    pub command: Option<String>,
+
+    /// Write every page (atlas-invite.1, atlas-invite-run.1, ...) into DIR, created if missing,
+    /// instead of printing one.
+    #[arg(long, short, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
 /// A duration option's value, checked against its documented range at parsing, so that an
 /// absurd value is a usage error (exit 2) before any journal is opened or request sent, not an
 /// overflow or a request that can never finish.
@@ -682,6 +731,62 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_names_every_credential_variable_the_tool_reads() {
+        use crate::atlas::auth::{
+            ACCESS_TOKEN_VAR, CLIENT_ID_VAR, CLIENT_SECRET_VAR, PRIVATE_KEY_VARS, PUBLIC_KEY_VARS,
+        };
+        let vars = [ACCESS_TOKEN_VAR, CLIENT_ID_VAR, CLIENT_SECRET_VAR]
+            .into_iter()
+            .chain(PUBLIC_KEY_VARS)
+            .chain(PRIVATE_KEY_VARS);
+        for var in vars {
+            // Followed by a blank, a comma or the end: MONGODB_ATLAS_PUBLIC_KEY must be named
+            // on its own, not found inside MONGODB_ATLAS_PUBLIC_KEY_…
+            let named = |help: &str| {
+                help.match_indices(var).any(|(at, _)| {
+                    !help[at + var.len()..].starts_with(|c: char| c == '_' || c.is_alphanumeric())
+                })
+            };
+            assert!(named(RUN_HELP), "run --help lacks {var}");
+            assert!(
+                named(CREDENTIALS_HELP),
+                "doctor/reconcile --help lack {var}"
+            );
+        }
+        let mut cli = Cli::command();
+        for name in ["run", "doctor", "reconcile"] {
+            let help = cli
+                .find_subcommand_mut(name)
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            assert!(
+                help.contains("MONGODB_ATLAS_CLIENT_SECRET"),
+                "{name}: {help}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_org_option_says_what_each_command_does_with_it() {
+        let mut cli = Cli::command();
+        let mut org_help = |name: &str| {
+            cli.find_subcommand_mut(name)
+                .unwrap()
+                .render_help()
+                .to_string()
+        };
+        assert!(org_help("run").contains("Organization to invite into"));
+        let reconcile = org_help("reconcile");
+        assert!(!reconcile.contains("invite into"), "{reconcile}");
+        assert!(
+            reconcile.contains("members and invitations to read"),
+            "{reconcile}"
+        );
+        assert!(!org_help("doctor").contains("invite into"));
     }
 
     #[test]

@@ -220,6 +220,33 @@ impl Summary {
         }
     }
 
+    /// Why the exit code is not 0, in one line, for `--quiet` (which prints no summary);
+    /// `None` for a run that exits 0.
+    pub fn error_line(&self) -> Option<String> {
+        if self.exit_code == 0 {
+            return None;
+        }
+        if let Some(reason) = &self.stopped {
+            return Some(format!("run stopped: {reason}"));
+        }
+        if self.dry_run {
+            // A dry run fails only for invalid rows; its "unfinished" are the rows it would send.
+            return Some(format!(
+                "{} of {} rows invalid (atlas-invite validate lists them)",
+                self.invalid, self.rows
+            ));
+        }
+        let not_done = self.failed + self.unfinished + self.invalid;
+        let counts = format!(
+            "{not_done} of {} rows not done: {} invalid, {} failed, {} unfinished",
+            self.rows, self.invalid, self.failed, self.unfinished
+        );
+        Some(match self.run_id {
+            Some(id) => format!("{counts} (atlas-invite report --run {id} lists them)"),
+            None => counts,
+        })
+    }
+
     /// The summary as one JSON object on one line.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
@@ -277,7 +304,22 @@ impl Summary {
         if !self.dry_run && !self.rate_setting.is_empty() {
             let _ = writeln!(out, "  rate {}: {}", self.rate_setting, self.limit_text());
         }
-        for p in self.problems.iter().take(MAX_FAILURES_SHOWN) {
+        // Rows with the same status and reason (one unknown team name in a rule can make every
+        // row invalid) are shown once, with how many more there are.
+        let mut groups: Vec<(&ProblemRow, u64)> = Vec::new();
+        let mut group_of: std::collections::HashMap<(&str, Option<&str>), usize> =
+            std::collections::HashMap::new();
+        for p in &self.problems {
+            let key = (p.status, p.detail.as_deref().filter(|d| !d.is_empty()));
+            match group_of.get(&key) {
+                Some(&i) => groups[i].1 += 1,
+                None => {
+                    group_of.insert(key, groups.len());
+                    groups.push((p, 0));
+                }
+            }
+        }
+        for (p, more) in groups.iter().take(MAX_FAILURES_SHOWN) {
             let mut line = match p.line {
                 Some(n) => format!("  {} line {n} {}", p.status, safe(&p.email)),
                 None => format!("  {} {}", p.status, safe(&p.email)),
@@ -285,15 +327,33 @@ impl Summary {
             if let Some(detail) = p.detail.as_deref().filter(|d| !d.is_empty()) {
                 let _ = write!(line, ": {}", safe(detail));
             }
+            if *more > 0 {
+                let rows = if *more == 1 { "row" } else { "rows" };
+                let _ = write!(line, " (and {more} more {rows} with the same problem)");
+            }
             let _ = writeln!(out, "{line}");
         }
-        if self.problems.len() > MAX_FAILURES_SHOWN {
-            let _ = writeln!(
-                out,
-                "  … and {} more (see the journal: atlas-invite status, or sqlite3 {})",
-                self.problems.len() - MAX_FAILURES_SHOWN,
-                safe(&self.journal)
-            );
+        let hidden: u64 = groups
+            .iter()
+            .skip(MAX_FAILURES_SHOWN)
+            .map(|(_, more)| more + 1)
+            .sum();
+        if hidden > 0 {
+            // A dry run writes no journal: only its JSON summary lists every row.
+            let _ = if self.dry_run {
+                writeln!(out, "  … and {hidden} more (--format json lists every row)")
+            } else if let Some(id) = self.run_id {
+                writeln!(
+                    out,
+                    "  … and {hidden} more (atlas-invite report --run {id} lists every row)"
+                )
+            } else {
+                writeln!(
+                    out,
+                    "  … and {hidden} more (see the journal: sqlite3 {})",
+                    safe(&self.journal)
+                )
+            };
         }
         if let Some(sunset) = &self.sunset {
             let _ = writeln!(
@@ -311,7 +371,15 @@ impl Summary {
                 "  rerun the same command to retry what is not done; done rows are not sent again"
             );
         }
-        let _ = write!(out, "  journal: {}", safe(&self.journal));
+        if self.dry_run {
+            let _ = write!(
+                out,
+                "  journal: {} (untouched: a dry run writes nothing)",
+                safe(&self.journal)
+            );
+        } else {
+            let _ = write!(out, "  journal: {}", safe(&self.journal));
+        }
         out
     }
 }

@@ -55,11 +55,43 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         .collect())
 }
 
-/// The operating-system user running the tool, for the `runs` table.
+/// The operating-system user running the tool, for the `runs` table: `$USER` (`$USERNAME` on
+/// Windows), else `$LOGNAME`, else the account of the process's effective uid. Containers, cron
+/// and CI jobs often set none of the variables; the account is then read from `/etc/passwd`, or
+/// recorded as `uid N` when it has no entry there (a container run with an arbitrary uid).
 pub fn os_user() -> Option<String> {
     ["USER", "USERNAME", "LOGNAME"]
         .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        .or_else(account_of_effective_uid)
+}
+
+/// The name of the account the process runs as, without libc: `/proc/self` belongs to the
+/// process's effective uid, and `/etc/passwd` names it.
+#[cfg(unix)]
+fn account_of_effective_uid() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    Some(passwd_name(&passwd, uid).unwrap_or_else(|| format!("uid {uid}")))
+}
+
+#[cfg(not(unix))]
+fn account_of_effective_uid() -> Option<String> {
+    None
+}
+
+/// The name of `uid` in the text of an `/etc/passwd` file (`name:x:uid:gid:…` lines); the first
+/// entry wins, as for `getpwuid`.
+#[cfg_attr(not(unix), allow(dead_code))]
+fn passwd_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?.trim();
+        let uid_field = fields.nth(1)?;
+        (!name.is_empty() && !name.starts_with('#') && uid_field.trim().parse() == Ok(uid))
+            .then(|| name.to_owned())
+    })
 }
 
 /// This machine's host name, for the `runs` table.
@@ -95,6 +127,16 @@ mod tests {
         assert_eq!(human_duration(Duration::from_millis(850)), "850ms");
         assert_eq!(human_duration(Duration::from_millis(12_340)), "12.3s");
         assert_eq!(human_duration(Duration::from_secs(245)), "4m05s");
+    }
+
+    #[test]
+    fn passwd_entries_are_found_by_uid() {
+        let passwd = "# comment:x:0:0\nroot:x:0:0:root:/root:/bin/bash\n\
+                      ci:x:1001:1001::/home/ci:/bin/sh\nbroken line\nalias:x:1001:1001::/:/bin/sh\n";
+        assert_eq!(passwd_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(passwd_name(passwd, 1001).as_deref(), Some("ci"));
+        assert_eq!(passwd_name(passwd, 4242), None);
+        assert_eq!(passwd_name("", 0), None);
     }
 
     #[test]

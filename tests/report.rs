@@ -152,8 +152,20 @@ fn report_runs_and_history_in_every_format() {
         table.stdout.starts_with("bob@example.com in org"),
         "{table:?}"
     );
+    // An address the journal does not know: said so, exit 1 (documented), in every format.
     let unknown = exec(&mut audit(&work, &["history", "nobody@example.com"]));
-    assert_eq!(unknown.code, 0);
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+    assert!(unknown.stdout.is_empty(), "{unknown:?}");
+    let unknown_json = exec(&mut audit(
+        &work,
+        &["history", "nobody@example.com", "--format", "json"],
+    ));
+    assert_eq!(unknown_json.code, 1, "{unknown_json:?}");
+    assert_eq!(json_stdout(&unknown_json), serde_json::json!([]));
+    assert!(
+        unknown_json.stderr.contains("unknown address"),
+        "{unknown_json:?}"
+    );
     assert!(
         unknown.stderr.contains("no record of nobody@example.com"),
         "{unknown:?}"

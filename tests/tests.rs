@@ -33,3 +33,7 @@ mod hr_exports;
 // Robustness and hygiene: redirects, the journal never overwritten, terminal-safe output,
 // ranges, closed pipes, concurrent journal creation, credentials in URLs, hidden characters.
 mod hygiene;
+
+// In a toolbox and in CI: completions, manual pages, clean JSON, --quiet errors, killed runs in
+// `runs`, the OS user, and messages that say what happened.
+mod toolbox;

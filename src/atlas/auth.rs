@@ -80,7 +80,7 @@ pub enum Credentials {
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
     #[error(
-        "no Atlas credentials: set {ACCESS_TOKEN_VAR}, or {CLIENT_ID_VAR} and {CLIENT_SECRET_VAR} of a service account, or MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY of an API key, with the Organization Owner role (or pass --simulate to try the tool against the built-in simulator)"
+        "no Atlas credentials: set {ACCESS_TOKEN_VAR}, or {CLIENT_ID_VAR} and {CLIENT_SECRET_VAR} of a service account, or MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY of an API key, with the Organization Owner role"
     )]
     Missing,
     #[error("{set} is set but {missing} is not: set both, or use another kind of credentials")]

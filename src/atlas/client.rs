@@ -792,7 +792,10 @@ mod tests {
             meta,
             b"<html><body><h1>502 Bad Gateway</h1></body></html>",
         );
-        assert_eq!(e.to_string(), "HTTP 502: 502 Bad Gateway");
+        assert_eq!(
+            e.to_string(),
+            "HTTP 502 (an HTML page from a proxy: \"Bad Gateway\")"
+        );
         assert_eq!(e.error_code(), None);
     }
 }

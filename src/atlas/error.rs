@@ -193,7 +193,18 @@ fn status_text(status: u16, api: Option<&ApiError>, body: &str) -> String {
                 text.push(' ');
                 text.push_str(&api.error_code);
             }
-            if let Some(detail) = api.detail.as_deref().or(api.reason.as_deref()) {
+            // A detail that is empty, or only the error code again ("Unauthorized"), adds
+            // nothing: no dangling "HTTP 401 UNAUTHORIZED:", no "UNAUTHORIZED: Unauthorized".
+            let same_words = |a: &str, b: &str| {
+                let words = |t: &str| t.to_ascii_lowercase().replace(['_', '-'], " ");
+                words(a) == words(b)
+            };
+            let detail = [api.detail.as_deref(), api.reason.as_deref()]
+                .into_iter()
+                .flatten()
+                .map(str::trim)
+                .find(|d| !d.is_empty() && !same_words(d, &api.error_code));
+            if let Some(detail) = detail {
                 text.push_str(": ");
                 text.push_str(detail);
             }
@@ -205,6 +216,7 @@ fn status_text(status: u16, api: Option<&ApiError>, body: &str) -> String {
             text
         }
         None if body.is_empty() => format!("HTTP {status} with an empty body"),
+        None if body.starts_with(HTML_PAGE) => format!("HTTP {status} ({body})"),
         None => format!("HTTP {status}: {body}"),
     }
 }
@@ -221,11 +233,61 @@ fn retry_after_from_detail(detail: String) -> Option<Duration> {
     digits.parse().ok().map(Duration::from_secs)
 }
 
-/// Turns a non-JSON body into one short readable line: tags stripped, blanks folded, cut at
-/// 200 characters, so an HTML error page becomes "503 Service Temporarily Unavailable".
+/// How a web page answered instead of JSON is described: a proxy in front of Atlas (nginx, a
+/// load balancer) answers so, and its title and heading only repeat the status.
+const HTML_PAGE: &str = "an HTML page from a proxy";
+
+/// Turns a non-JSON body into one short readable line. An HTML page becomes its title (or first
+/// heading) without the status code it repeats — `an HTML page from a proxy: "Service
+/// Temporarily Unavailable"`; anything else is stripped of tags, its blanks folded, cut at 200
+/// characters.
 pub(crate) fn summarise_body(body: &[u8]) -> String {
-    const MAX: usize = 200;
     let text = String::from_utf8_lossy(body);
+    if looks_like_html(&text) {
+        return match html_title(&text) {
+            Some(title) => format!("{HTML_PAGE}: \"{title}\""),
+            None => HTML_PAGE.to_owned(),
+        };
+    }
+    one_line(&text, 200)
+}
+
+/// Whether a body is a web page: its first tags say so.
+fn looks_like_html(text: &str) -> bool {
+    let start: String = text
+        .trim_start()
+        .chars()
+        .take(512)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    start.starts_with('<')
+        && ["<!doctype html", "<html", "<head", "<body", "<title"]
+            .iter()
+            .any(|tag| start.contains(tag))
+}
+
+/// The page's `<title>`, else its first `<h1>`, without a leading status code ("503 Service
+/// Temporarily Unavailable" reads "Service Temporarily Unavailable"); `None` when both are empty.
+fn html_title(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    ["title", "h1"].iter().find_map(|tag| {
+        let open = lower.find(&format!("<{tag}"))?;
+        let start = open + lower[open..].find('>')? + 1;
+        let end = start + lower[start..].find(&format!("</{tag}"))?;
+        let inner = one_line(&text[start..end], 120);
+        let words = inner.trim_start_matches(|c: char| c.is_ascii_digit());
+        // Only a number followed by a blank is a status code ("503 …"), not "3D printing".
+        let words = if words.len() < inner.len() && (words.is_empty() || words.starts_with(' ')) {
+            words.trim_start_matches([' ', '-', ':']).trim()
+        } else {
+            inner.as_str()
+        };
+        (!words.is_empty()).then(|| words.to_owned())
+    })
+}
+
+/// `text` without tags, on one line with blanks folded, cut after `max` characters.
+fn one_line(text: &str, max: usize) -> String {
     let mut out = String::new();
     let mut in_tag = false;
     let mut last_space = true;
@@ -251,7 +313,7 @@ pub(crate) fn summarise_body(body: &[u8]) -> String {
                 last_space = false;
             }
         }
-        if out.chars().count() >= MAX {
+        if out.chars().count() >= max {
             out.push('…');
             break;
         }
@@ -393,14 +455,61 @@ mod tests {
     }
 
     #[test]
-    fn html_bodies_become_one_readable_line() {
-        let html = b"<html><head><title>503</title></head>\n<body><h1>503 Service Temporarily Unavailable</h1></body></html>";
+    fn html_pages_are_named_by_their_title_once() {
+        let nginx =
+            b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n\
+            <body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n\
+            <hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
         assert_eq!(
-            summarise_body(html),
-            "503 503 Service Temporarily Unavailable"
+            summarise_body(nginx),
+            "an HTML page from a proxy: \"Service Temporarily Unavailable\""
+        );
+        let e = CallError::Status {
+            status: 503,
+            api: None,
+            body: summarise_body(nginx),
+            error_code_header: None,
+            rate: RateHeaders::default(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "HTTP 503 (an HTML page from a proxy: \"Service Temporarily Unavailable\")"
+        );
+        // A title that is only the status: the heading names it.
+        let bare = b"<!DOCTYPE html><html><head><title>502</title></head>\n<body><h1>502 Bad Gateway</h1></body></html>";
+        assert_eq!(
+            summarise_body(bare),
+            "an HTML page from a proxy: \"Bad Gateway\""
+        );
+        assert_eq!(
+            summarise_body(b"<html><body><p>down</p></body></html>"),
+            "an HTML page from a proxy"
+        );
+        // Text that is not a page is folded to one line.
+        assert_eq!(
+            summarise_body(b"upstream\n  timed out"),
+            "upstream timed out"
         );
         let long = vec![b'x'; 10_000];
         assert!(summarise_body(&long).chars().count() <= 201);
+    }
+
+    #[test]
+    fn an_empty_detail_leaves_no_dangling_colon() {
+        // ApiError::new gives the reason phrase ("Unauthorized"), which repeats the code.
+        assert_eq!(
+            status(401, "UNAUTHORIZED", "").to_string(),
+            "HTTP 401 UNAUTHORIZED"
+        );
+        assert_eq!(
+            status(401, "UNAUTHORIZED", " ").to_string(),
+            "HTTP 401 UNAUTHORIZED"
+        );
+        assert_eq!(status(401, "", "").to_string(), "HTTP 401: Unauthorized");
+        assert_eq!(
+            status(401, "UNAUTHORIZED", "The access token is not valid.").to_string(),
+            "HTTP 401 UNAUTHORIZED: The access token is not valid."
+        );
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //!
 //! The file is read by the roster with the options `run` was given (encoding, delimiter, column
 //! options, `--where`, rules), so that the rows exported are the rows that were run, each cell
-//! written back as it was. A file read in another encoding than UTF-8 is written in UTF-8 with a
-//! byte order mark, which spreadsheets follow and `run` honours over `--encoding`.
+//! written back as it was. A file read in another encoding than UTF-8, or that started with a
+//! byte order mark, is written in UTF-8 with a byte order mark, which spreadsheets follow and
+//! `run` honours over `--encoding`.
 //! Formula-like cells are neutralised (see [`crate::report::formula`]), except, in the
 //! `--failed-only` file, an email cell that is a valid address: an apostrophe there would make
 //! `run` read another person, and a valid address cannot hold a formula call anyway (no spaces,
@@ -35,7 +36,8 @@ pub const RESULT_COLUMNS: [&str; 6] = [
     "updated_at",
 ];
 
-/// Written first when the input was not UTF-8: the output is.
+/// Written first when the input had a byte order mark (Excel's "CSV UTF-8" writes one, and
+/// reads a file without it as the local code page), or was not UTF-8: the output is.
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Status of a row whose person the journal does not know for the organization.
@@ -69,7 +71,7 @@ pub(super) fn export(args: &ExportArgs) -> Result<i32, Failure> {
         ),
         None => Box::new(io::stdout().lock()),
     };
-    if file.encoding != encoding_rs::UTF_8 {
+    if file.bom || file.encoding != encoding_rs::UTF_8 {
         match sink.write_all(UTF8_BOM) {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(SUCCESS),
             Err(e) => return Err(Failure::usage(anyhow!("failed to write the results: {e}"))),

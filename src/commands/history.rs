@@ -4,6 +4,9 @@
 use super::report::{open_journal, print};
 use crate::cli::HistoryArgs;
 use crate::exit::{Failure, SUCCESS};
+
+/// The journal has no record of the address (`history`'s documented exit code for it).
+const NOT_FOUND: i32 = crate::exit::INCOMPLETE;
 use crate::journal::InviteFilter;
 use crate::report::ReportFormat;
 use crate::terminal::safe;
@@ -14,22 +17,31 @@ pub(super) fn history(args: &HistoryArgs) -> Result<i32, Failure> {
     let attempts = journal
         .attempt_history(&key, args.org.as_deref())
         .map_err(Failure::usage)?;
-    if args.format == ReportFormat::Table {
-        let filter = InviteFilter {
-            org_id: args.org.clone(),
-            email: Some(key.clone()),
-            ..InviteFilter::default()
-        };
-        let people = journal.invite_report(&filter).map_err(Failure::usage)?;
-        let people: Vec<_> = people.into_iter().filter(|p| p.email_key == key).collect();
-        if people.is_empty() {
-            eprintln!(
-                "no record of {} in journal {}",
-                safe(args.email.trim()),
-                safe(&journal.path().display().to_string())
-            );
-            return Ok(SUCCESS);
+    let filter = InviteFilter {
+        org_id: args.org.clone(),
+        email: Some(key.clone()),
+        ..InviteFilter::default()
+    };
+    let people = journal.invite_report(&filter).map_err(Failure::usage)?;
+    let people: Vec<_> = people.into_iter().filter(|p| p.email_key == key).collect();
+    if people.is_empty() && attempts.is_empty() {
+        // Like grep: exit 1 says "no such person", so that a script can tell a typo from an
+        // empty history; the JSON forms still print their empty list.
+        eprintln!(
+            "unknown address: no record of {} in journal {}{}",
+            safe(args.email.trim()),
+            safe(&journal.path().display().to_string()),
+            args.org
+                .as_deref()
+                .map(|org| format!(" for org {org}"))
+                .unwrap_or_default()
+        );
+        if args.format != ReportFormat::Table {
+            print(&attempts, args.format)?;
         }
+        return Ok(NOT_FOUND);
+    }
+    if args.format == ReportFormat::Table {
         for person in &people {
             let mut line = format!(
                 "{} in org {}: {}",

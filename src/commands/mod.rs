@@ -8,6 +8,7 @@ mod reconcile;
 mod report;
 mod run;
 mod runs;
+mod shell;
 mod simulate;
 mod status;
 mod validate;
@@ -32,6 +33,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::History(args) => history::history(&args),
         Command::Export(args) => export::export(&args),
         Command::Reconcile(args) => reconcile::reconcile(&args).await,
+        Command::Completions(args) => shell::completions(&args),
+        Command::Man(args) => shell::man(&args),
     }
 }
 

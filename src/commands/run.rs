@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use self::passes::{Input, Planned, Settings};
 use super::DEFAULT_JOURNAL;
 use super::input::{Directory, directory_for_run};
-use crate::atlas::auth::{Credentials, Secret};
+use crate::atlas::auth::{Credentials, CredentialsError, Secret};
 use crate::atlas::client::{Api, AtlasClient, ClientConfig};
 use crate::cli::{Format, RunArgs};
 use crate::exit::{ABORTED, Failure, INCOMPLETE, SUCCESS};
@@ -63,7 +63,9 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
     let input = Input {
         path: &args.csv,
         options: &options,
-        report: mode != DisplayMode::Quiet,
+        // Invalid rows are diagnostics: on stderr also with --format json, whose stdout holds
+        // only the summary.
+        report: !args.quiet,
     };
     let journal_path = args.journal.path_or(if args.simulate {
         SIMULATE_JOURNAL
@@ -215,7 +217,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
             .map_err(|e| Failure::aborted(anyhow!(e)))?
             .map_or(locked_at, |at| at.min(locked_at));
         let at = last_send + settle;
-        if mode != DisplayMode::Quiet {
+        if !args.quiet {
             settle_note(&plan.rows, at);
         }
         Some(at)
@@ -289,7 +291,8 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         .finish_run(run_id, &totals, code)
         .map_err(|e| Failure::aborted(anyhow!(e)))?;
     print_summary(&args, &summary);
-    if let Some(reason) = &outcome.stopped {
+    // With --quiet, print_summary has said why already.
+    if let Some(reason) = outcome.stopped.as_ref().filter(|_| !args.quiet) {
         eprintln!(
             "error: run stopped: {}",
             crate::terminal::safe(&reason.to_string())
@@ -343,7 +346,7 @@ async fn target(args: &RunArgs) -> Result<Target, Failure> {
     let credentials = if args.dry_run {
         None
     } else {
-        Some(Credentials::from_env().map_err(Failure::usage)?)
+        Some(Credentials::from_env().map_err(|e| Failure::usage(simulate_hint(e)))?)
     };
     Ok(Target {
         org_id,
@@ -351,6 +354,16 @@ async fn target(args: &RunArgs) -> Result<Target, Failure> {
         credentials,
         _simulator: None,
     })
+}
+
+/// Missing credentials, with the way to try the tool without any: only `run` has `--simulate`.
+fn simulate_hint(error: CredentialsError) -> anyhow::Error {
+    match error {
+        CredentialsError::Missing => {
+            anyhow!("{error} (or pass --simulate to try the tool against the built-in simulator)")
+        }
+        other => other.into(),
+    }
 }
 
 /// The names' directory for this run: see [`directory_for_run`].
@@ -489,6 +502,12 @@ fn print_summary(args: &RunArgs, summary: &Summary) {
         Format::Json => crate::outln!("{}", summary.to_json()),
         Format::Text if !args.quiet => crate::outln!("{}", summary.to_text()),
         Format::Text => {}
+    }
+    // --quiet silences progress and the summary, not the reason for a non-zero exit code.
+    if args.quiet
+        && let Some(error) = summary.error_line()
+    {
+        eprintln!("error: {}", crate::terminal::safe(&error));
     }
 }
 

@@ -28,7 +28,22 @@ pub(super) fn validate(args: &ValidateArgs) -> Result<i32, Failure> {
     // its rows) in memory. A closed pipe (`| head`) stops the writing, not the reading: the
     // exit code still says whether the whole file is valid.
     let mut written: io::Result<()> = Ok(());
+    // With JSON on stdout, the problems are also said on stderr, where a script's log shows
+    // them, as `run --format json` does (not with --quiet).
+    let diagnose = args.format == Format::Json && !args.quiet;
     let summary = roster::scan(&args.csv, &options, |row| {
+        if diagnose {
+            match &row {
+                RowOutcome::Invalid(bad) => eprintln!("invalid: {}", safe(&bad.to_string())),
+                RowOutcome::Duplicate(dup) => eprintln!(
+                    "duplicate: line {}: {} already appears on line {}; skipped",
+                    dup.line,
+                    safe(&dup.email),
+                    dup.first_line
+                ),
+                RowOutcome::Valid(_) => {}
+            }
+        }
         if written.is_ok() {
             written = report.row(&mut out, row);
         }

@@ -21,7 +21,8 @@ pub use lifecycle::{MembershipState, Observation, ReconcileRun, ReconcileTotals}
 pub use queries::{NewRun, Plan, PlanOptions, Planner, RunRecord, RunTotals, StatusCount};
 pub use recorder::{Recorder, RecorderGone, RecorderHandle};
 pub use reports::{
-    AttemptReport, InviteFilter, InviteReport, ProjectRoles, RunReport, TimelineAttempt,
+    AttemptReport, InviteFilter, InviteReport, ProjectRoles, RUN_DID_NOT_FINISH, RUN_FINISHED,
+    RUN_RUNNING, RunReport, TimelineAttempt,
 };
 pub use store::Journal;
 

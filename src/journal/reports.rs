@@ -107,7 +107,20 @@ pub struct RunReport {
     pub requests: i64,
     pub exit_code: Option<i64>,
     pub tool_version: String,
+    /// `finished`; `running` while the run holds its lease; `did_not_finish` when it ended
+    /// without finishing (killed, a power cut). The counts of a run that did not finish are
+    /// computed from its requests and the people it still was the last to act on, since it
+    /// never wrote its totals; `rows_total`, `rows_valid`, `rows_duplicate` and `skipped` stay
+    /// 0: only the end of a run knows them.
+    pub state: &'static str,
 }
+
+/// [`RunReport::state`] of a run that ended normally.
+pub const RUN_FINISHED: &str = "finished";
+/// [`RunReport::state`] of a run whose lease is still valid.
+pub const RUN_RUNNING: &str = "running";
+/// [`RunReport::state`] of a run that stopped without recording its end.
+pub const RUN_DID_NOT_FINISH: &str = "did_not_finish";
 
 /// One HTTP request with the run that made it (`attempt_log`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -236,13 +249,77 @@ impl Journal {
                      SELECT id, started_at, finished_at, org_id, csv_path, csv_sha256, api,
                             base_url, options, os_user, hostname, rows_total, rows_valid,
                             rows_invalid, rows_duplicate, skipped, invited, already_invited,
-                            already_member, failed, unfinished, requests, exit_code, tool_version
+                            already_member, failed, unfinished, requests, exit_code, tool_version,
+                            lease_until
                      FROM runs WHERE ?1 IS NULL OR org_id = ?1
                      ORDER BY id DESC LIMIT ?2)
                  ORDER BY id",
             params![org_id, limit],
             run_row,
         )
+        .and_then(|mut runs| {
+            for run in runs.iter_mut().filter(|r| r.finished_at.is_none()) {
+                self.count_unfinished_run(run)?;
+            }
+            Ok(runs)
+        })
+    }
+
+    /// Fills the counts of a run that never wrote its totals (still running, or killed) from
+    /// what the journal shows it did: its requests (`attempts`, by outcome) and the people it
+    /// is still the last run to have acted on (`invites`), both read through their `run_id`
+    /// indexes.
+    fn count_unfinished_run(&self, run: &mut RunReport) -> Result<(), JournalError> {
+        let counts = self.query_all(
+            "SELECT
+                 (SELECT COUNT(*) FROM attempts WHERE run_id = ?1),
+                 (SELECT COUNT(DISTINCT email_key) FROM attempts
+                  WHERE run_id = ?1 AND outcome IN ('invited', 'found')),
+                 (SELECT COUNT(DISTINCT email_key) FROM attempts a
+                  WHERE run_id = ?1 AND outcome = 'already_invited'
+                    AND NOT EXISTS (SELECT 1 FROM attempts b
+                                    WHERE b.run_id = ?1 AND b.email_key = a.email_key
+                                      AND b.outcome IN ('invited', 'found'))),
+                 (SELECT COUNT(DISTINCT email_key) FROM attempts
+                  WHERE run_id = ?1 AND outcome = 'already_member'),
+                 (SELECT COUNT(*) FROM invites WHERE last_run_id = ?1 AND status = 'failed'),
+                 (SELECT COUNT(*) FROM invites
+                  WHERE last_run_id = ?1 AND status IN ('pending', 'in_flight')),
+                 (SELECT COUNT(*) FROM invites WHERE last_run_id = ?1 AND status = 'invalid')",
+            params![run.id],
+            |r| {
+                Ok([
+                    r.get::<_, i64>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ])
+            },
+        )?;
+        if let Some(
+            &[
+                requests,
+                invited,
+                already_invited,
+                already_member,
+                failed,
+                unfinished,
+                invalid,
+            ],
+        ) = counts.first()
+        {
+            run.requests = requests;
+            run.invited = invited;
+            run.already_invited = already_invited;
+            run.already_member = already_member;
+            run.failed = failed;
+            run.unfinished = unfinished;
+            run.rows_invalid = invalid;
+        }
+        Ok(())
     }
 
     /// Every request made for `email_key` (lower-cased), in the order they were made, in one
@@ -381,6 +458,10 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunReport> {
     let started_at: String = r.get(1)?;
     let finished_at: Option<String> = r.get(2)?;
     let options: String = r.get(8)?;
+    // A run renews its lease while it works (see `pipeline::lease`): one without an end whose
+    // lease ran out was stopped without ending.
+    let lease_until: Option<String> = r.get(24)?;
+    let finished = finished_at.is_some();
     Ok(RunReport {
         id: r.get(0)?,
         duration_secs: finished_at
@@ -409,6 +490,13 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<RunReport> {
         requests: r.get(21)?,
         exit_code: r.get(22)?,
         tool_version: r.get(23)?,
+        state: if finished {
+            RUN_FINISHED
+        } else if lease_until.is_some_and(|until| until > crate::util::now_rfc3339()) {
+            RUN_RUNNING
+        } else {
+            RUN_DID_NOT_FINISH
+        },
     })
 }
 

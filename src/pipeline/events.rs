@@ -112,10 +112,18 @@ pub enum StopReason {
 impl std::fmt::Display for StopReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StopReason::AuthFailed { status, detail } => write!(
-                f,
-                "Atlas refused the credentials (HTTP {status}: {detail}); the caller needs the Organization Owner role on this organization"
-            ),
+            StopReason::AuthFailed { status, detail } => {
+                // The detail is the error's own text, which usually names the status already.
+                let what = if detail.starts_with("HTTP ") {
+                    detail.clone()
+                } else {
+                    format!("HTTP {status}: {detail}")
+                };
+                write!(
+                    f,
+                    "Atlas refused the credentials ({what}); the caller needs the Organization Owner role on this organization"
+                )
+            }
             StopReason::Interrupted => f.write_str("interrupted"),
             StopReason::JournalFailed(e) => write!(f, "the journal could not be written: {e}"),
         }
@@ -159,4 +167,28 @@ pub enum Event {
         endpoint: &'static str,
         sunset: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_names_its_status_once() {
+        let stop = StopReason::AuthFailed {
+            status: 401,
+            detail: "HTTP 401 UNAUTHORIZED: The access token is not valid.".into(),
+        };
+        let text = stop.to_string();
+        assert!(
+            text.contains("(HTTP 401 UNAUTHORIZED: The access token is not valid.)"),
+            "{text}"
+        );
+        assert_eq!(text.matches("401").count(), 1, "{text}");
+        let bare = StopReason::AuthFailed {
+            status: 403,
+            detail: "no answer".into(),
+        };
+        assert!(bare.to_string().contains("(HTTP 403: no answer)"));
+    }
 }

@@ -70,6 +70,10 @@ pub(super) struct RowTask {
     /// that a stop leaves the row `in_flight` rather than `pending`.
     attempts: u32,
     last: Last,
+    /// What went wrong with the last request that failed, as its error says it. A later
+    /// successful request (a lookup that found nothing) does not replace it: it is the reason
+    /// a row is given up for, not "HTTP 200".
+    failure: Option<String>,
     /// The last request's record, not emitted yet (see [`RowTask::record`]).
     unreported: Option<AttemptRecord>,
 }
@@ -97,6 +101,7 @@ impl RowTask {
             shared,
             attempts: 0,
             last: Last::default(),
+            failure: None,
             unreported: None,
         }
     }
@@ -277,6 +282,7 @@ impl RowTask {
         latency: Duration,
     ) -> Next {
         self.last = Last::from_error(&error);
+        self.failure = Some(error.to_string());
         let class = error.class();
         if let (false, CallError::Status { rate, .. }) =
             (matches!(class, ErrorClass::RateLimited { .. }), &error)
@@ -376,6 +382,9 @@ impl RowTask {
     }
 
     fn last_reason(&self) -> String {
+        if let Some(failure) = &self.failure {
+            return failure.clone();
+        }
         let mut text = String::new();
         if let Some(status) = self.last.http_status {
             text.push_str(&format!("HTTP {status}"));

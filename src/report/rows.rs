@@ -148,6 +148,7 @@ impl Record for RunReport {
         "requests",
         "exit_code",
         "tool_version",
+        "state",
     ];
 
     const TABLE: &'static [Column] = &[
@@ -165,7 +166,8 @@ impl Record for RunReport {
         Column::right("INVALID"),
         Column::right("SKIPPED"),
         Column::right("UNFINISHED"),
-        Column::right("EXIT"),
+        // Left-aligned and wide: a run that did not finish says so here.
+        Column::left("EXIT", 24),
         Column::left("VERSION", 12),
     ];
 
@@ -196,10 +198,14 @@ impl Record for RunReport {
             self.requests.to_string(),
             opt(&self.exit_code),
             self.tool_version.clone(),
+            self.state.to_owned(),
         ]
     }
 
     fn table_cells(&self) -> Vec<String> {
+        // A run that never ended never wrote how many rows its file had, or skipped.
+        let ended = self.finished_at.is_some();
+        let if_ended = |n: i64| if ended { n.to_string() } else { "-".to_owned() };
         let took = self
             .duration_secs
             .map(|s| crate::util::human_duration(std::time::Duration::from_secs_f64(s.max(0.0))))
@@ -212,16 +218,20 @@ impl Record for RunReport {
             self.org_id.clone(),
             self.csv_path.clone(),
             self.csv_sha256.chars().take(12).collect(),
-            self.rows_total.to_string(),
+            if_ended(self.rows_total),
             self.invited.to_string(),
             (self.already_invited + self.already_member).to_string(),
             self.failed.to_string(),
             self.rows_invalid.to_string(),
-            self.skipped.to_string(),
+            if_ended(self.skipped),
             self.unfinished.to_string(),
-            // A run without an exit code never finished: killed, or still running.
-            self.exit_code
-                .map_or_else(|| "-".to_owned(), |c| c.to_string()),
+            // A run without an exit code never finished: still running, or killed.
+            match (self.exit_code, self.state) {
+                (Some(code), _) => code.to_string(),
+                (None, crate::journal::RUN_RUNNING) => "running".to_owned(),
+                (None, crate::journal::RUN_FINISHED) => "-".to_owned(),
+                (None, _) => "did not finish (killed?)".to_owned(),
+            },
             self.tool_version.clone(),
         ]
     }

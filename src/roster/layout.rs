@@ -143,6 +143,7 @@ impl Layout {
             if let Some(first) = slots[field] {
                 return Err(RosterError::DuplicateColumn {
                     field: FIELDS[field].0,
+                    option: FIELDS[field].2,
                     first: header_cells.name_at(first).to_owned(),
                     second: name.clone(),
                 });

@@ -242,6 +242,8 @@ pub struct RawRows {
     pub delimiter: u8,
     /// The encoding the file was read in.
     pub encoding: &'static Encoding,
+    /// Whether the file started with a byte order mark (UTF-8 or UTF-16).
+    pub bom: bool,
 }
 
 /// How often one rule matched.
@@ -494,12 +496,15 @@ pub enum RosterError {
     /// `found` lists the non-empty header cells as written.
     #[error("{}", no_email_column_message(.found))]
     NoEmailColumn { found: Vec<String> },
-    /// Two header cells name the same field (`field` is e.g. `email address`).
+    /// Two header cells name the same field (`field` is e.g. `email address`; `option` the
+    /// option that picks its column, e.g. `--email-column`).
     #[error(
-        "columns {first:?} and {second:?} both hold the {field}: keep one of them and rename or delete the other"
+        "columns {first:?} and {second:?} both hold the {field}: say which one to use with \
+         {option} {first:?} (or {option} {second:?}), or rename or delete the other column"
     )]
     DuplicateColumn {
         field: &'static str,
+        option: &'static str,
         first: String,
         second: String,
     },

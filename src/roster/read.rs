@@ -131,6 +131,7 @@ pub fn read_raw(path: &Path, options: &RosterOptions) -> Result<RawRows, RosterE
         email_index,
         delimiter: opened.delimiter,
         encoding: opened.encoding,
+        bom: opened.bom,
     })
 }
 
@@ -147,6 +148,8 @@ struct Opened<'r> {
     ignored_columns: Vec<String>,
     delimiter: u8,
     encoding: &'static Encoding,
+    /// Whether the file started with a byte order mark.
+    bom: bool,
 }
 
 /// Opens `reader`: picks the encoding (transcoding anything but UTF-8), finds the header line,
@@ -214,6 +217,7 @@ fn open<'r, R: Read + 'r>(
         ignored_columns,
         delimiter,
         encoding: chosen,
+        bom: bom.is_some(),
     })
 }
 

@@ -105,6 +105,7 @@ fn two_columns_for_the_same_field_is_a_file_error() {
     let err = fail(b"Email,name,Work Email\na@example.com,A,b@example.com\n");
     let RosterError::DuplicateColumn {
         field,
+        option,
         first,
         second,
     } = &err
@@ -112,8 +113,14 @@ fn two_columns_for_the_same_field_is_a_file_error() {
         panic!("{err:?}")
     };
     assert_eq!(
-        (*field, first.as_str(), second.as_str()),
-        ("email address", "Email", "Work Email")
+        (*field, *option, first.as_str(), second.as_str()),
+        ("email address", "--email-column", "Email", "Work Email")
+    );
+    // The message names the option that settles it.
+    let message = err.to_string();
+    assert!(
+        message.contains(r#"--email-column "Email" (or --email-column "Work Email")"#),
+        "{message}"
     );
     assert!(matches!(
         fail(b"email,teams,TeamIds\n"),

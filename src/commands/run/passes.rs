@@ -118,6 +118,9 @@ fn stream(
     let mut pass = Pass::default();
     let mut failed = None;
     let report = |line: u64| input.report && line >= settings.report_from;
+    // One name or rule can make thousands of rows invalid for the same reason: each reason is
+    // printed for its first row, and its other rows are counted (see `Repeats`).
+    let mut repeats = Repeats::default();
     let file = roster::scan_from(reader, input.path, input.options, |row| {
         let row = match row {
             RowOutcome::Valid(invitee) if invitee.has_names() => match settings.directory {
@@ -148,7 +151,7 @@ fn stream(
             }
             RowOutcome::Invalid(bad) => {
                 pass.invalid += 1;
-                if report(bad.line) {
+                if report(bad.line) && repeats.is_first(&bad) {
                     eprintln!("invalid: {}", crate::terminal::safe(&bad.to_string()));
                 }
                 pass.problems.push(problem(&bad));
@@ -179,6 +182,7 @@ fn stream(
     if let Some(failure) = failed {
         return Err(failure);
     }
+    repeats.print();
     if input.report && !file.ignored_columns.is_empty() && pass.first_named.is_none() {
         eprintln!(
             "ignored columns: {}",
@@ -187,6 +191,43 @@ fn stream(
     }
     pass.file = Some(file);
     Ok(pass)
+}
+
+/// The reasons of the invalid rows reported so far, with the first line of each and how many
+/// later rows had the same one.
+#[derive(Default)]
+struct Repeats {
+    by_reason: std::collections::HashMap<String, usize>,
+    /// (first line, reason, later rows), in the order the reasons were first met.
+    groups: Vec<(u64, String, u64)>,
+}
+
+impl Repeats {
+    /// Whether `bad` is the first row with its reason; a later one is only counted.
+    fn is_first(&mut self, bad: &InvalidRow) -> bool {
+        let reason = bad.reason();
+        match self.by_reason.get(&reason) {
+            Some(&group) => {
+                self.groups[group].2 += 1;
+                false
+            }
+            None => {
+                self.by_reason.insert(reason.clone(), self.groups.len());
+                self.groups.push((bad.line, reason, 0));
+                true
+            }
+        }
+    }
+
+    /// Prints, for every reason shared by several rows, how many were not printed.
+    fn print(&self) {
+        for (line, _, more) in self.groups.iter().filter(|(_, _, more)| *more > 0) {
+            eprintln!(
+                "invalid: … and {more} more {} with the same problem as line {line}",
+                if *more == 1 { "row" } else { "rows" }
+            );
+        }
+    }
 }
 
 fn problem(bad: &InvalidRow) -> ProblemRow {
