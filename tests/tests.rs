@@ -28,3 +28,6 @@ mod hr_exports;
 // Robustness and hygiene: redirects, the journal never overwritten, terminal-safe output,
 // ranges, closed pipes, concurrent journal creation, credentials in URLs, hidden characters.
 mod hygiene;
+
+// Atlas CLI profiles: --profile, the default profile, precedence, errors, secrets.
+mod profile;

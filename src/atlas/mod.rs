@@ -5,4 +5,5 @@ pub mod client;
 pub mod directory;
 pub mod error;
 pub mod model;
+pub mod profile;
 pub mod users;

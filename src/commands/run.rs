@@ -46,6 +46,8 @@ struct Target {
     org_id: String,
     base_url: String,
     credentials: Option<Credentials>,
+    /// The Atlas CLI profile that completed the settings, if one did: recorded with the run.
+    profile: Option<String>,
     /// Kept alive for the whole run when `--simulate` started one.
     _simulator: Option<SimulatorHandle>,
 }
@@ -140,7 +142,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         csv_sha256: String::new(),
         api: api.as_str().into(),
         base_url: target.base_url.clone(),
-        options: run_options(&args, rate),
+        options: run_options(&args, rate, target.profile.as_deref()),
         os_user: os_user(),
         hostname: hostname(),
     };
@@ -306,6 +308,7 @@ async fn target(args: &RunArgs) -> Result<Target, Failure> {
                 org_id,
                 base_url: "(simulator)".into(),
                 credentials: None,
+                profile: None,
                 _simulator: None,
             });
         }
@@ -321,23 +324,24 @@ async fn target(args: &RunArgs) -> Result<Target, Failure> {
             org_id,
             base_url: simulator.base_url(),
             credentials: Some(Credentials::AccessToken(Secret::new(SIMULATE_TOKEN))),
+            profile: None,
             _simulator: Some(simulator),
         });
     }
-    let org_id = args.atlas.org.clone().ok_or_else(|| {
-        Failure::usage(anyhow!(
-            "no organization: pass --org ORG_ID or set MONGODB_ATLAS_ORG_ID (or pass --simulate to try the built-in simulator)"
-        ))
-    })?;
+    let settings = super::settings::resolve(&args.atlas)?;
+    let org_id = settings.require_org(" (or pass --simulate to try the built-in simulator)")?;
+    // A dry run sends nothing: it needs credentials only to read team or project names, and
+    // says so then.
     let credentials = if args.dry_run {
         None
     } else {
-        Some(Credentials::from_env().map_err(Failure::usage)?)
+        Some(settings.require_credentials()?)
     };
     Ok(Target {
         org_id,
-        base_url: args.atlas.checked_base_url()?,
+        base_url: settings.base_url.value.clone(),
         credentials,
+        profile: settings.profile.as_ref().map(|(name, _)| name.clone()),
         _simulator: None,
     })
 }
@@ -481,8 +485,9 @@ fn print_summary(args: &RunArgs, summary: &Summary) {
     }
 }
 
-/// The effective options, as recorded in `runs.options`. Never holds a credential.
-fn run_options(args: &RunArgs, rate: Rate) -> serde_json::Value {
+/// The effective options, as recorded in `runs.options`. Never holds a credential: of the
+/// Atlas CLI profile, only its name.
+fn run_options(args: &RunArgs, rate: Rate, profile: Option<&str>) -> serde_json::Value {
     json!({
         "api": Api::from(args.atlas.api).as_str(),
         "concurrency": args.concurrency,
@@ -497,5 +502,6 @@ fn run_options(args: &RunArgs, rate: Rate) -> serde_json::Value {
         "reinvite_expired": args.reinvite_expired,
         "envelope": args.envelope,
         "simulate": args.simulate,
+        "profile": profile,
     })
 }
