@@ -420,3 +420,28 @@ fn secrets_from_profiles_never_reach_output_or_journal() {
         }
     }
 }
+
+#[test]
+fn a_dry_run_takes_the_organization_from_the_profile_and_needs_no_credentials() {
+    let work = Work::new();
+    let home = Home::new(&work, &format!("[default]\norg_id = \"{ORG}\"\n"));
+    let csv = work.write("people.csv", people_csv(2));
+    let ran = exec(
+        bare_run(&home, &work, &csv)
+            .arg("--dry-run")
+            // Half a pair: an error for a command that sends, not for one that does not.
+            .env("MONGODB_ATLAS_CLIENT_ID", CLIENT_ID),
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(
+        ran.stdout
+            .contains(&format!("would send 2 invitations to org {ORG}")),
+        "{ran:?}"
+    );
+    let ran = exec(bare_run(&home, &work, &csv).env("MONGODB_ATLAS_CLIENT_ID", CLIENT_ID));
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(
+        ran.stderr.contains("MONGODB_ATLAS_CLIENT_SECRET"),
+        "{ran:?}"
+    );
+}

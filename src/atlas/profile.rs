@@ -521,10 +521,12 @@ pub fn resolve(
     path: Option<&Path>,
     now: SystemTime,
 ) -> Result<AtlasSettings, SettingsError> {
+    // Half a pair in the environment is an error of its own, never completed from the profile;
+    // like missing credentials, it matters only to a command that sends.
     let env_credentials = match Credentials::from_lookup(env) {
-        Ok(credentials) => Some(credentials),
+        Ok(credentials) => Some(Ok(credentials)),
         Err(CredentialsError::Missing) => None,
-        Err(e) => return Err(e.into()),
+        Err(e) => Some(Err(e)),
     };
     let needs_profile = given.profile.is_some()
         || given.org.is_none()
@@ -578,10 +580,11 @@ pub fn resolve(
     };
 
     let credentials = match (env_credentials, &profile) {
-        (Some(credentials), _) => Ok(Sourced {
+        (Some(Ok(credentials)), _) => Ok(Sourced {
             from: Origin::Env(env_origin(&credentials, env)),
             value: credentials,
         }),
+        (Some(Err(e)), _) => Err(e.into()),
         (None, Some(p)) => match p.credentials(now) {
             Ok(Some(credentials)) => Ok(Sourced {
                 value: credentials,
@@ -822,7 +825,10 @@ auth_type = "service_account"
     #[test]
     fn half_a_pair_in_the_environment_is_an_error_not_mixed_with_the_profile() {
         let (_dir, path) = config(FILE);
-        let err = resolve_with(Given::default(), &[(CLIENT_ID_VAR, "id")], &path).unwrap_err();
+        let s = resolve_with(Given::default(), &[(CLIENT_ID_VAR, "id")], &path).unwrap();
+        // The profile still gives the organization, not the missing half.
+        assert_eq!(s.org_id.unwrap().value, ORG_A);
+        let err = s.credentials.unwrap_err();
         assert!(err.to_string().contains(CLIENT_SECRET_VAR), "{err}");
     }
 
