@@ -136,44 +136,24 @@ pub enum Format {
 /// Options shared by every command that talks to Atlas.
 #[derive(Debug, Clone, Args)]
 pub struct AtlasArgs {
-    /// Organization to invite into: its 24-character hexadecimal id.
+    /// Organization to invite into: its 24-character hexadecimal id [default: the profile's
+    /// org_id].
     #[arg(long, env = "MONGODB_ATLAS_ORG_ID", value_parser = parse_org_id)]
     pub org: Option<String>,
 
-    /// Atlas base URL [default: MONGODB_ATLAS_OPS_MANAGER_URL, else https://cloud.mongodb.com].
+    /// Atlas base URL [default: MONGODB_ATLAS_OPS_MANAGER_URL, else the profile's, else
+    /// https://cloud.mongodb.com].
     #[arg(long, env = "MONGODB_ATLAS_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
+
+    /// Atlas CLI profile (config.toml) giving what flags and environment do not [default:
+    /// default]; read only.
+    #[arg(long, short = 'P', env = "MONGODB_ATLAS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
 
     /// Endpoint used to invite.
     #[arg(long, value_enum, default_value_t = ApiArg::Invites)]
     pub api: ApiArg,
-}
-
-/// The Atlas base URL used when neither `--base-url` nor an environment variable names one.
-pub const DEFAULT_BASE_URL: &str = "https://cloud.mongodb.com";
-
-impl AtlasArgs {
-    /// `--base-url`, else `MONGODB_ATLAS_BASE_URL` (both read by clap), else
-    /// `MONGODB_ATLAS_OPS_MANAGER_URL` (the Atlas CLI's name), else the public Atlas.
-    pub fn base_url(&self) -> String {
-        self.base_url
-            .clone()
-            .or_else(|| {
-                std::env::var("MONGODB_ATLAS_OPS_MANAGER_URL")
-                    .ok()
-                    .filter(|v| !v.trim().is_empty())
-            })
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
-    }
-
-    /// [`AtlasArgs::base_url`], refused (exit 2) when it embeds a user name or password: those
-    /// would be stored in the journal and printed, and Atlas takes credentials from the
-    /// documented variables only.
-    pub fn checked_base_url(&self) -> Result<String, crate::exit::Failure> {
-        let url = self.base_url();
-        crate::atlas::client::check_base_url(&url).map_err(crate::exit::Failure::usage)?;
-        Ok(url)
-    }
 }
 
 /// The journal's location.

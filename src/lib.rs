@@ -5,7 +5,8 @@
 //! - [`cli`]: the command line as typed (clap), with defaults and help.
 //! - [`commands`]: one module per subcommand, wiring the others together.
 //! - [`roster`]: CSV parsing and row-precise validation into [`roster::Invitee`]s.
-//! - [`atlas`]: wire types, credentials and the HTTP client for the Atlas Administration API.
+//! - [`atlas`]: wire types, credentials (from the environment or an Atlas CLI profile) and the
+//!   HTTP client for the Atlas Administration API.
 //! - [`plan`]: the one decision of what a run does with a person, for `run` and `--dry-run`.
 //! - [`pipeline`]: concurrent, rate-limited, retrying sending; reports [`pipeline::events`].
 //! - [`journal`]: the SQLite journal, its migrations, and the recorder that commits events.

@@ -37,3 +37,5 @@ mod hygiene;
 // In a toolbox and in CI: completions, manual pages, clean JSON, --quiet errors, killed runs in
 // `runs`, the OS user, and messages that say what happened.
 mod toolbox;
+// Atlas CLI profiles: --profile, the default profile, precedence, errors, secrets.
+mod profile;

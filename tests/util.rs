@@ -137,7 +137,8 @@ pub fn people_csv(n: usize) -> String {
 }
 
 /// The binary under test, with a clean environment: no Atlas variable leaks in from the
-/// machine running the tests.
+/// machine running the tests, and no Atlas CLI profile either (the configuration directories
+/// point where nothing exists; profile tests point them at their own).
 pub fn atlas_invite() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_atlas-invite"));
     for (name, _) in std::env::vars() {
@@ -145,6 +146,10 @@ pub fn atlas_invite() -> Command {
             cmd.env_remove(name);
         }
     }
+    let nowhere = std::env::temp_dir().join("atlas-invite-tests-no-config-here");
+    cmd.env("HOME", &nowhere)
+        .env("XDG_CONFIG_HOME", &nowhere)
+        .env("AppData", &nowhere);
     cmd.stdin(Stdio::null());
     cmd
 }

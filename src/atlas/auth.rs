@@ -77,10 +77,10 @@ pub enum Credentials {
 }
 
 /// No usable credentials were found.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CredentialsError {
     #[error(
-        "no Atlas credentials: set {ACCESS_TOKEN_VAR}, or {CLIENT_ID_VAR} and {CLIENT_SECRET_VAR} of a service account, or MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY of an API key, with the Organization Owner role"
+        "no Atlas credentials: set {ACCESS_TOKEN_VAR}, or {CLIENT_ID_VAR} and {CLIENT_SECRET_VAR} of a service account, or MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY of an API key, with the Organization Owner role, or keep them in an Atlas CLI profile (--profile NAME, else the `default` profile is read)"
     )]
     Missing,
     #[error("{set} is set but {missing} is not: set both, or use another kind of credentials")]
@@ -152,12 +152,13 @@ impl Credentials {
         }
     }
 
-    /// What kind of credentials these are and where they came from, safe to print.
+    /// What kind of credentials these are, safe to print: never the secret, only the public
+    /// half (the client id, the public key) that names them in Atlas.
     pub fn describe(&self) -> String {
         match self {
-            Credentials::AccessToken(_) => format!("access token ({ACCESS_TOKEN_VAR})"),
+            Credentials::AccessToken(_) => "access token".to_owned(),
             Credentials::ServiceAccount { client_id, .. } => {
-                format!("service account {client_id} ({CLIENT_ID_VAR})")
+                format!("service account {client_id}")
             }
             Credentials::ApiKey { public_key, .. } => format!("API key {public_key} (HTTP Digest)"),
         }

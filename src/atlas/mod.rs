@@ -5,5 +5,6 @@ pub mod client;
 pub mod directory;
 pub mod error;
 pub mod model;
+pub mod profile;
 pub mod rate_limits;
 pub mod users;

@@ -4,12 +4,11 @@
 
 use std::time::Instant;
 
-use anyhow::anyhow;
 use serde::Serialize;
 
-use crate::atlas::auth::Credentials;
 use crate::atlas::client::{Api, AtlasClient, ClientConfig};
 use crate::atlas::error::ErrorClass;
+use crate::atlas::profile::{AtlasSettings, Origin};
 use crate::atlas::rate_limits::{Declared, EndpointSet};
 use crate::cli::{DoctorArgs, Format};
 use crate::exit::{ABORTED, Failure, SUCCESS, USAGE};
@@ -24,6 +23,13 @@ struct Check {
     org_id: String,
     api: &'static str,
     credentials: String,
+    /// Where the organization, base URL and credentials came from: flag, env, profile or
+    /// default.
+    org_id_from: String,
+    base_url_from: String,
+    credentials_from: String,
+    /// The Atlas CLI profile read, if one was.
+    profile: Option<String>,
     http_status: Option<u16>,
     latency_ms: u128,
     rate_limit_limit: Option<u64>,
@@ -38,14 +44,11 @@ struct Check {
 }
 
 pub(super) async fn doctor(args: &DoctorArgs) -> Result<i32, Failure> {
-    let org_id = args.atlas.org.clone().ok_or_else(|| {
-        Failure::usage(anyhow!(
-            "no organization: pass --org ORG_ID or set MONGODB_ATLAS_ORG_ID"
-        ))
-    })?;
-    let credentials = Credentials::from_env().map_err(Failure::usage)?;
+    let settings = super::settings::resolve(&args.atlas)?;
+    let org_id = settings.require_org("")?;
+    let credentials = settings.require_credentials()?;
     let api = Api::from(args.atlas.api);
-    let base_url = args.atlas.checked_base_url()?;
+    let base_url = settings.base_url.value.clone();
     let client = AtlasClient::new(&ClientConfig {
         base_url: base_url.clone(),
         org_id: org_id.clone(),
@@ -64,7 +67,13 @@ pub(super) async fn doctor(args: &DoctorArgs) -> Result<i32, Failure> {
         base_url,
         org_id,
         api: api.as_str(),
-        credentials: credentials.describe(),
+        credentials: settings
+            .describe_credentials()
+            .unwrap_or_else(|| credentials.describe()),
+        org_id_from: from(settings.org_id.as_ref().map(|o| &o.from)),
+        base_url_from: from(Some(&settings.base_url.from)),
+        credentials_from: from(settings.credentials.as_ref().ok().map(|c| &c.from)),
+        profile: settings.profile.as_ref().map(|(name, _)| name.clone()),
         http_status: None,
         latency_ms: started.elapsed().as_millis(),
         rate_limit_limit: None,
@@ -104,15 +113,30 @@ pub(super) async fn doctor(args: &DoctorArgs) -> Result<i32, Failure> {
     }
     match args.format {
         Format::Json => crate::outln!("{}", serde_json::to_string(&check).map_err(Failure::usage)?),
-        Format::Text => crate::out!("{}", crate::terminal::safe_lines(&render(&check))),
+        Format::Text => crate::out!(
+            "{}",
+            crate::terminal::safe_lines(&render(&check, &settings))
+        ),
     }
     Ok(code)
 }
 
-fn render(check: &Check) -> String {
+/// An origin as the JSON output gives it: `flag`, `env`, `profile` or `default`.
+fn from(origin: Option<&Origin>) -> String {
+    origin.map_or("", Origin::kind).to_owned()
+}
+
+fn render(check: &Check, settings: &AtlasSettings) -> String {
     let mut out = String::new();
-    out.push_str(&format!("base URL      {}\n", check.base_url));
-    out.push_str(&format!("organization  {}\n", check.org_id));
+    out.push_str(&format!(
+        "base URL      {} (from {})\n",
+        check.base_url, settings.base_url.from
+    ));
+    let org_from = settings
+        .org_id
+        .as_ref()
+        .map_or(String::new(), |o| format!(" (from {})", o.from));
+    out.push_str(&format!("organization  {}{org_from}\n", check.org_id));
     out.push_str(&format!("endpoint      {}\n", check.api));
     out.push_str(&format!("credentials   {}\n", check.credentials));
     let status = check
@@ -150,6 +174,9 @@ fn render(check: &Check) -> String {
 
 fn hint(check: &Check) -> String {
     let text = match check.http_status {
+        Some(401) if check.credentials_from == "profile" => {
+            "the credentials were refused: check the profile's token, service account or API key; a token of `atlas auth login` lasts hours only, and running an Atlas CLI command with the profile renews it"
+        }
         Some(401) => "the credentials were refused: check the token, service account or API key",
         Some(403) => {
             "the credentials lack access: they need the Organization Owner role, and the caller's IP must be on the API access list"

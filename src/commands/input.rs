@@ -159,7 +159,7 @@ pub(super) fn needs_credentials(error: anyhow::Error) -> Failure {
 }
 
 /// The directory for `run` (and `--dry-run`, which may read Atlas but sends nothing): read with
-/// the run's credentials, or those of the environment for a dry run. With `--simulate
+/// the run's credentials, or for a dry run those of the environment or the Atlas CLI profile. With `--simulate
 /// --dry-run` no simulator runs, and the built-in one knows no teams or projects anyway: the
 /// directory is empty. A file without names needs no directory and reads nothing.
 pub(super) async fn directory_for_run(
@@ -175,7 +175,9 @@ pub(super) async fn directory_for_run(
     let credentials = match credentials {
         Some(credentials) => credentials.clone(),
         None if args.simulate => return Ok(Directory::default()),
-        None => crate::atlas::auth::Credentials::from_env()
+        None => super::settings::resolve(&args.atlas)?
+            .credentials
+            .map(|c| c.value)
             .map_err(|e| needs_credentials(anyhow::Error::new(e)))?,
     };
     let client = AtlasClient::new(&crate::atlas::client::ClientConfig {

@@ -8,6 +8,7 @@ mod reconcile;
 mod report;
 mod run;
 mod runs;
+mod settings;
 mod shell;
 mod simulate;
 mod status;

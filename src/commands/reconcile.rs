@@ -15,7 +15,6 @@ use anyhow::anyhow;
 use serde::Serialize;
 
 use super::DEFAULT_JOURNAL;
-use crate::atlas::auth::Credentials;
 use crate::atlas::client::{Api, AtlasClient, ClientConfig};
 use crate::atlas::error::{CallError, ErrorClass};
 use crate::atlas::model::Invitation;
@@ -49,11 +48,8 @@ struct Summary {
 }
 
 pub(super) async fn reconcile(args: &ReconcileArgs) -> Result<i32, Failure> {
-    let org_id = args.atlas.org.clone().ok_or_else(|| {
-        Failure::usage(anyhow!(
-            "no organization: pass --org ORG_ID or set MONGODB_ATLAS_ORG_ID"
-        ))
-    })?;
+    let settings = super::settings::resolve(&args.atlas)?;
+    let org_id = settings.require_org("")?;
     let path = args.journal.path_or(DEFAULT_JOURNAL);
     if !path.exists() {
         return Err(Failure::usage(anyhow!(
@@ -61,8 +57,8 @@ pub(super) async fn reconcile(args: &ReconcileArgs) -> Result<i32, Failure> {
             path.display()
         )));
     }
-    let credentials = Credentials::from_env().map_err(Failure::usage)?;
-    let base_url = args.atlas.checked_base_url()?;
+    let credentials = settings.require_credentials()?;
+    let base_url = settings.base_url.value.clone();
     let client = AtlasClient::new(&ClientConfig {
         base_url: base_url.clone(),
         org_id: org_id.clone(),

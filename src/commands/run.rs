@@ -17,6 +17,7 @@ use super::DEFAULT_JOURNAL;
 use super::input::{Directory, directory_for_run};
 use crate::atlas::auth::{Credentials, CredentialsError, Secret};
 use crate::atlas::client::{Api, AtlasClient, ClientConfig};
+use crate::atlas::profile::SettingsError;
 use crate::cli::{Format, RunArgs};
 use crate::exit::{ABORTED, Failure, INCOMPLETE, SUCCESS};
 use crate::journal::{Journal, NewRun, PlanOptions, Recorder, RunTotals};
@@ -47,6 +48,8 @@ struct Target {
     org_id: String,
     base_url: String,
     credentials: Option<Credentials>,
+    /// The Atlas CLI profile that completed the settings, if one did: recorded with the run.
+    profile: Option<String>,
     /// Kept alive for the whole run when `--simulate` started one.
     _simulator: Option<SimulatorHandle>,
 }
@@ -143,7 +146,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         csv_sha256: String::new(),
         api: api.as_str().into(),
         base_url: target.base_url.clone(),
-        options: run_options(&args),
+        options: run_options(&args, target.profile.as_deref()),
         os_user: os_user(),
         hostname: hostname(),
     };
@@ -320,6 +323,7 @@ async fn target(args: &RunArgs) -> Result<Target, Failure> {
                 org_id,
                 base_url: "(simulator)".into(),
                 credentials: None,
+                profile: None,
                 _simulator: None,
             });
         }
@@ -335,31 +339,35 @@ async fn target(args: &RunArgs) -> Result<Target, Failure> {
             org_id,
             base_url: simulator.base_url(),
             credentials: Some(Credentials::AccessToken(Secret::new(SIMULATE_TOKEN))),
+            profile: None,
             _simulator: Some(simulator),
         });
     }
-    let org_id = args.atlas.org.clone().ok_or_else(|| {
-        Failure::usage(anyhow!(
-            "no organization: pass --org ORG_ID or set MONGODB_ATLAS_ORG_ID (or pass --simulate to try the built-in simulator)"
-        ))
-    })?;
+    let settings = super::settings::resolve(&args.atlas)?;
+    let org_id = settings.require_org(" (or pass --simulate to try the built-in simulator)")?;
+    // A dry run sends nothing: it needs credentials only to read team or project names, and
+    // says so then.
     let credentials = if args.dry_run {
         None
     } else {
-        Some(Credentials::from_env().map_err(|e| Failure::usage(simulate_hint(e)))?)
+        Some(match &settings.credentials {
+            Ok(credentials) => credentials.value.clone(),
+            Err(e) => return Err(Failure::usage(simulate_hint(e.clone()))),
+        })
     };
     Ok(Target {
         org_id,
-        base_url: args.atlas.checked_base_url()?,
+        base_url: settings.base_url.value.clone(),
         credentials,
+        profile: settings.profile.as_ref().map(|(name, _)| name.clone()),
         _simulator: None,
     })
 }
 
 /// Missing credentials, with the way to try the tool without any: only `run` has `--simulate`.
-fn simulate_hint(error: CredentialsError) -> anyhow::Error {
+fn simulate_hint(error: SettingsError) -> anyhow::Error {
     match error {
-        CredentialsError::Missing => {
+        SettingsError::Env(CredentialsError::Missing) => {
             anyhow!("{error} (or pass --simulate to try the tool against the built-in simulator)")
         }
         other => other.into(),
@@ -511,8 +519,9 @@ fn print_summary(args: &RunArgs, summary: &Summary) {
     }
 }
 
-/// The effective options, as recorded in `runs.options`. Never holds a credential.
-fn run_options(args: &RunArgs) -> serde_json::Value {
+/// The effective options, as recorded in `runs.options`. Never holds a credential: of the
+/// Atlas CLI profile, only its name.
+fn run_options(args: &RunArgs, profile: Option<&str>) -> serde_json::Value {
     let max_rate = match args.rate {
         RateSetting::Auto => None,
         RateSetting::Max(rate) => Some(rate.as_per_second()),
@@ -532,5 +541,6 @@ fn run_options(args: &RunArgs) -> serde_json::Value {
         "reinvite_expired": args.reinvite_expired,
         "envelope": args.envelope,
         "simulate": args.simulate,
+        "profile": profile,
     })
 }
