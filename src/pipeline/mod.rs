@@ -9,6 +9,8 @@ pub mod executor;
 pub mod lease;
 pub mod rate;
 mod stop;
+#[cfg(test)]
+mod tests;
 mod worker;
 
 use std::sync::Arc;
