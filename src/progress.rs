@@ -51,14 +51,15 @@ impl DisplayMode {
     }
 }
 
-/// Consumes committed events until the channel closes, shows them with what `gate` knows,
-/// and returns the tally.
+/// Consumes committed events until the channel closes and shows them with what `gate` knows.
+/// Its counts are for the eye only: the summary, the journal's totals and the exit code come
+/// from the recorder's count of what was committed.
 pub async fn consume(
     mut events: mpsc::UnboundedReceiver<Event>,
     mode: DisplayMode,
     total: u64,
     gate: Arc<RateGate>,
-) -> Tally {
+) {
     let mut display = Display::new(mode, total, gate);
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -71,7 +72,7 @@ pub async fn consume(
             _ = tick.tick(), if mode != DisplayMode::Quiet => display.refresh(),
         }
     }
-    display.finish()
+    display.finish();
 }
 
 struct Display {
@@ -245,10 +246,9 @@ impl Display {
         }
     }
 
-    fn finish(self) -> Tally {
+    fn finish(self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        self.tally
     }
 }

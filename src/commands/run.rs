@@ -254,13 +254,15 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
     )
     .await;
     let elapsed = started.elapsed();
-    let journal = tokio::task::spawn_blocking(move || recorder_thread.finish())
+    let recorded = tokio::task::spawn_blocking(move || recorder_thread.finish())
         .await
         .map_err(|e| Failure::aborted(anyhow!("the journal thread failed: {e}")))?;
-    let tally = display
+    // The display ends once the recorder has forwarded its last event.
+    display
         .await
         .map_err(|e| Failure::aborted(anyhow!("the display failed: {e}")))?;
-    let mut journal = journal.map_err(|e| Failure::aborted(anyhow!(e)))?;
+    let tally = recorded.tally;
+    let mut journal = recorded.journal.map_err(|e| Failure::aborted(anyhow!(e)))?;
 
     summary.apply_tally(&tally, elapsed);
     summary.apply_gate(args.rate, &gate.view());

@@ -19,7 +19,7 @@ pub use crate::plan::PlannedRow;
 pub use crate::vocab::InviteStatus;
 pub use lifecycle::{MembershipState, Observation, ReconcileRun, ReconcileTotals};
 pub use queries::{NewRun, Plan, PlanOptions, Planner, RunRecord, RunTotals, StatusCount};
-pub use recorder::{Recorder, RecorderGone, RecorderHandle};
+pub use recorder::{Recorded, Recorder, RecorderGone, RecorderHandle};
 pub use reports::{
     AttemptReport, InviteFilter, InviteReport, ProjectRoles, RUN_DID_NOT_FINISH, RUN_FINISHED,
     RUN_RUNNING, RunReport, TimelineAttempt,

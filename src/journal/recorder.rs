@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::store::sql;
 use super::{Journal, JournalError};
 use crate::pipeline::events::{AttemptRecord, Event, RowResult};
+use crate::summary::Tally;
 use crate::util::{now_rfc3339, rfc3339};
 
 /// Most events applied in one transaction. Larger batches amortise the commit further but delay
@@ -45,7 +46,16 @@ pub struct Recorder {
 
 /// The recorder thread, to be joined when the run is over.
 pub struct RecorderHandle {
-    thread: JoinHandle<Result<Journal, JournalError>>,
+    thread: JoinHandle<Recorded>,
+}
+
+/// What the writer leaves when the run is over.
+pub struct Recorded {
+    /// The journal, or the first write error.
+    pub journal: Result<Journal, JournalError>,
+    /// The counts of everything committed, and only that: the summary, the run's totals in the
+    /// journal and the exit code all come from here, never from what was displayed.
+    pub tally: Tally,
 }
 
 /// The journal could not record an event, so the pipeline must not act on it.
@@ -67,16 +77,18 @@ impl Recorder {
         let thread = std::thread::Builder::new()
             .name("journal".into())
             .spawn(move || {
-                let result = write_loop(journal, run_id, &org_id, rx, display);
+                let mut tally = Tally::default();
+                let result = write_loop(journal, run_id, &org_id, rx, display, &mut tally);
                 // Stops the checkpointer and hands checkpoints back to SQLite.
                 drop(checkpointer);
-                result.and_then(|journal| {
+                let journal = result.and_then(|journal| {
                     journal
                         .conn
                         .pragma_update(None, "wal_autocheckpoint", DEFAULT_AUTOCHECKPOINT)
                         .map_err(|e| sql(journal.path(), e))?;
                     Ok(journal)
-                })
+                });
+                Recorded { journal, tally }
             })
             .expect("failed to spawn the journal thread");
         let writer = thread.thread().clone();
@@ -121,9 +133,10 @@ impl crate::pipeline::EventSink for Recorder {
 }
 
 impl RecorderHandle {
-    /// Waits for the writer to drain and returns the journal, or the first write error. Every
-    /// [`Recorder`] clone must have been dropped, or this waits for ever.
-    pub fn finish(self) -> Result<Journal, JournalError> {
+    /// Waits for the writer to drain and returns the journal (or the first write error) with
+    /// the counts of what was committed. Every [`Recorder`] clone must have been dropped, or
+    /// this waits for ever.
+    pub fn finish(self) -> Recorded {
         // The senders are gone: a writer lingering over its last batch commits it now.
         self.thread.thread().unpark();
         match self.thread.join() {
@@ -204,6 +217,7 @@ fn write_loop(
     org_id: &str,
     mut rx: mpsc::UnboundedReceiver<Envelope>,
     display: mpsc::UnboundedSender<Event>,
+    tally: &mut Tally,
 ) -> Result<Journal, JournalError> {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut failure: Option<JournalError> = None;
@@ -221,6 +235,7 @@ fn write_loop(
                     if let Some(ack) = ack {
                         let _ = ack.send(());
                     }
+                    tally.observe(&event);
                     let _ = display.send(event);
                 }
             }
@@ -472,10 +487,11 @@ mod tests {
             last_attempt: None,
         }));
         drop(recorder);
-        let journal = tokio::task::spawn_blocking(move || handle.finish())
+        let recorded = tokio::task::spawn_blocking(move || handle.finish())
             .await
-            .unwrap()
             .unwrap();
+        assert_eq!(recorded.tally.invited, 1, "counted from what was committed");
+        let journal = recorded.journal.unwrap();
         let mut seen = Vec::new();
         while let Some(event) = display_rx.recv().await {
             seen.push(event);
