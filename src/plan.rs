@@ -177,4 +177,30 @@ mod tests {
             );
         }
     }
+
+    fn any_status() -> impl proptest::strategy::Strategy<Value = InviteStatus> {
+        proptest::sample::select(InviteStatus::ALL.to_vec())
+    }
+
+    proptest::proptest! {
+        /// The rules of `decide`, stated once more as properties: a done person is skipped
+        /// unless their invitation lapsed and `--reinvite-expired` asks for a new one; a person
+        /// in flight is resolved; everybody else is sent.
+        #[test]
+        fn decide_follows_its_rules(
+            known in proptest::option::of((any_status(), proptest::bool::ANY)),
+            reinvite_expired in proptest::bool::ANY,
+        ) {
+            let known = known.map(|(status, lapsed)| Known { status, lapsed });
+            let action = decide(known, PlanOptions { reinvite_expired });
+            let done = known.is_some_and(|k| k.status.is_done());
+            let lapsed = known.is_some_and(|k| k.lapsed);
+            proptest::prop_assert_eq!(!action.sends(), done && !(lapsed && reinvite_expired));
+            proptest::prop_assert_eq!(
+                action == Action::Resolve,
+                known.is_some_and(|k| k.status == InviteStatus::InFlight)
+            );
+            proptest::prop_assert_eq!(action == Action::Reinvite, done && lapsed && reinvite_expired);
+        }
+    }
 }

@@ -209,4 +209,26 @@ mod tests {
         .unwrap_err();
         assert_eq!(gave_up.attempts, 3);
     }
+
+    proptest::proptest! {
+        /// Every wait stays within the cap, whatever the policy; a server's `Retry-After` is
+        /// used as it is.
+        #[test]
+        fn waits_stay_within_the_cap(
+            attempts in 0u32..50,
+            cap_ms in 1u64..120_000,
+            retry_after_ms in proptest::option::of(0u64..600_000),
+        ) {
+            let policy = RetryPolicy::new(attempts, Duration::from_millis(cap_ms));
+            proptest::prop_assert!(policy.max_attempts >= 1);
+            let mut backoff = policy.backoff();
+            for _ in 0..attempts.max(1) {
+                proptest::prop_assert!(backoff.next_delay(None) <= Duration::from_millis(cap_ms));
+            }
+            if let Some(ms) = retry_after_ms {
+                let given = Duration::from_millis(ms);
+                proptest::prop_assert_eq!(backoff.next_delay(Some(given)), given);
+            }
+        }
+    }
 }

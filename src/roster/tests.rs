@@ -786,32 +786,37 @@ fn fast_scan_agrees_with_byte_steps(bytes: &[u8], delimiter: u8) {
     );
 }
 
-#[test]
-fn random_bytes_never_panic() {
-    let mut rng = fastrand::Rng::with_seed(0x5eed);
+/// Bytes a roster is made of: the CSV syntax, address and role fragments, and any byte.
+fn roster_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
     let alphabet = b"a@.e,;\t|:\"\r\n \xc3\xa9\xff5fGROUP_OWNERmember";
-    let header = b"email,roles,teams,projects,name\n";
-    for round in 0..3000 {
-        let len = rng.usize(0..200);
-        let mut bytes: Vec<u8> = match round % 3 {
-            0 => (0..len).map(|_| rng.u8(..)).collect(),
-            _ => (0..len)
-                .map(|_| alphabet[rng.usize(..alphabet.len())])
-                .collect(),
-        };
-        if round % 3 == 2 {
-            bytes.splice(0..0, header.iter().copied());
-        }
+    let from_alphabet =
+        proptest::collection::vec(proptest::sample::select(alphabet.to_vec()), 0..200);
+    let any_bytes = proptest::collection::vec(any::<u8>(), 0..200);
+    let with_header = from_alphabet.clone().prop_map(|mut bytes| {
+        bytes.splice(0..0, b"email,roles,teams,projects,name\n".iter().copied());
+        bytes
+    });
+    prop_oneof![any_bytes, from_alphabet, with_header]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+    /// The scanner finds the records the `csv` crate finds, whatever the bytes, and a roster
+    /// from them never panics and accounts for every row.
+    #[test]
+    fn random_bytes_scan_like_the_csv_crate_and_never_panic(bytes in roster_bytes()) {
         for delimiter in [b',', b';', b'\t'] {
             scanner_agrees_with_csv(&bytes, delimiter);
             fast_scan_agrees_with_byte_steps(&bytes, delimiter);
         }
         if let Ok(roster) = parse(bytes.as_slice(), &RosterOptions::default()) {
             let counted = roster.invitees.len() + roster.invalid.len() + roster.duplicates.len();
-            assert_eq!(counted, roster.rows);
+            proptest::prop_assert_eq!(counted, roster.rows);
             for row in &roster.invalid {
-                assert!(!row.problems.is_empty());
-                assert!(row.line >= 2);
+                proptest::prop_assert!(!row.problems.is_empty());
+                proptest::prop_assert!(row.line >= 2);
             }
         }
     }

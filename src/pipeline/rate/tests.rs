@@ -357,3 +357,40 @@ fn an_adapted_rate_never_falls_below_the_floor() {
         assert_eq!(slowdown.rate_per_sec, ADAPT_FLOOR_PER_SEC);
     });
 }
+
+proptest::proptest! {
+    /// Any count per any unit parses to count / seconds when it is within 1/h and 100000/s,
+    /// and is refused (never panics) otherwise; the parse never depends on spacing or case.
+    #[test]
+    fn rates_parse_to_count_per_second_or_are_refused(
+        count in 0.0f64..1e7,
+        times in proptest::option::of(1u32..100),
+        unit in proptest::sample::select(vec![("s", 1.0), ("min", 60.0), ("M", 60.0), ("h", 3600.0), ("sec", 1.0)]),
+    ) {
+        let (name, seconds) = unit;
+        let text = match times {
+            Some(n) => format!(" {count} / {n}{name} "),
+            None => format!("{count}/{name}"),
+        };
+        let expected = count / (seconds * f64::from(times.unwrap_or(1)));
+        match text.parse::<Rate>() {
+            Ok(rate) => {
+                proptest::prop_assert!((rate.as_per_second() - expected).abs() <= expected * 1e-9);
+                proptest::prop_assert!(expected > 0.0 && expected <= MAX_RATE_PER_SEC);
+            }
+            Err(message) => {
+                proptest::prop_assert!(
+                    !(MIN_RATE_PER_SEC * (1.0 - 1e-9)..=MAX_RATE_PER_SEC).contains(&expected),
+                    "{text} refused: {message}"
+                );
+            }
+        }
+    }
+
+    /// Text that is not a rate is refused, never a panic.
+    #[test]
+    fn any_text_parses_or_is_refused(text in ".{0,20}") {
+        let _ = text.parse::<Rate>();
+        let _ = text.parse::<RateSetting>();
+    }
+}
