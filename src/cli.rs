@@ -279,6 +279,11 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
+    /// Write one JSON line per row result and per rate-limit pause to FILE (`-` for stdout) as
+    /// the journal commits them: a stream for CI jobs and dashboards.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+
     /// Format of the final summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

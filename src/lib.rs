@@ -10,6 +10,7 @@
 //! - [`plan`]: the one decision of what a run does with a person, for `run` and `--dry-run`.
 //! - [`pipeline`]: concurrent, rate-limited, retrying sending; reports [`pipeline::events`].
 //! - [`journal`]: the SQLite journal, its migrations, and the recorder that commits events.
+//! - [`event_log`]: `run --events`, the committed results as JSON lines.
 //! - [`progress`] and [`summary`]: what people and scripts see, built from committed events.
 //! - [`retry`]: the one retry policy and backoff, and the retry loop for reads.
 //! - [`report`]: audit listings of the journal as tables, safe CSV, JSON and JSON Lines.
@@ -22,6 +23,7 @@
 pub mod atlas;
 pub mod cli;
 pub mod commands;
+pub mod event_log;
 pub mod exit;
 pub mod journal;
 pub mod pipeline;

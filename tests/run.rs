@@ -456,3 +456,70 @@ fn the_journal_file_alone_is_whole_after_a_run() {
         .unwrap();
     assert_eq!(exit, Some(0));
 }
+
+/// `--events FILE` streams one JSON line per committed row result and per rate-limit pause.
+#[test]
+fn events_stream_results_and_rate_limit_pauses_as_json_lines() {
+    let sim = Sim::start(
+        SimConfig::default()
+            .with_script(
+                "person0@example.com",
+                [Fault::RateLimited {
+                    retry_after: Some(1),
+                }],
+            )
+            .with_script("person1@example.com", [Fault::Status(400)]),
+    );
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(3));
+    let events = work.path("events.jsonl");
+    let ran = exec(run_cmd(&sim, &work, &csv).arg("--events").arg(&events));
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    let results: Vec<(&str, &str)> = lines
+        .iter()
+        .filter(|l| l["event"] == "result")
+        .map(|l| (l["email"].as_str().unwrap(), l["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(results.len(), 3, "{lines:?}");
+    assert!(results.contains(&("person0@example.com", "invited")));
+    assert!(results.contains(&("person1@example.com", "failed")));
+    assert!(results.contains(&("person2@example.com", "invited")));
+    let pause = lines
+        .iter()
+        .find(|l| l["event"] == "rate_limited")
+        .expect("the pause is in the stream");
+    assert!(pause["wait_ms"].as_u64().is_some(), "{pause}");
+    let failed = lines
+        .iter()
+        .find(|l| l["email"] == "person1@example.com")
+        .unwrap();
+    assert_eq!(failed["http_status"], 400);
+    assert!(!std::fs::read_to_string(&events).unwrap().contains(TOKEN));
+
+    // `-` is stdout; the JSON summary stays the last line.
+    let work = Work::new();
+    let csv = work.write("people.csv", "email\nzed@example.com\nyan@example.com\n");
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--events", "-", "--format", "json"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let stdout: Vec<&str> = ran.stdout.lines().collect();
+    assert_eq!(stdout.len(), 3, "{ran:?}");
+    assert!(
+        stdout[..2]
+            .iter()
+            .all(|l| l.contains("\"event\":\"result\""))
+    );
+    assert_eq!(ran.json()["invited"], 2);
+
+    // Never the journal.
+    let ran = exec(
+        run_cmd(&sim, &work, &csv)
+            .arg("--events")
+            .arg(work.journal()),
+    );
+    assert_eq!(ran.code, 2, "{ran:?}");
+}

@@ -135,6 +135,20 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         .context("cannot listen for Ctrl-C and SIGTERM")
         .map_err(Failure::usage)?;
 
+    let event_log = match &args.events {
+        Some(path) => {
+            let journal = crate::cli::JournalArgs {
+                journal: Some(journal_path.clone()),
+            };
+            super::refuse_journal_path("--events", path, &journal)?;
+            Some(
+                crate::event_log::EventLog::open(path)
+                    .with_context(|| format!("cannot write --events {}", path.display()))
+                    .map_err(Failure::usage)?,
+            )
+        }
+        None => None,
+    };
     let mut journal = Journal::open(&journal_path).map_err(Failure::usage)?;
     journal.lock_for_run().map_err(Failure::usage)?;
     // Holding the lock, no earlier run is still sending: its last request left before now.
@@ -230,6 +244,8 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
 
     let planned = plan.rows.len() as u64;
     let (display_tx, display_rx) = mpsc::unbounded_channel();
+    let (committed_tx, committed_rx) = mpsc::unbounded_channel();
+    tokio::spawn(crate::event_log::tee(committed_rx, event_log, display_tx));
     let display = tokio::spawn(progress::consume(
         display_rx,
         mode,
@@ -237,7 +253,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         Arc::clone(&gate),
     ));
     let (recorder, recorder_thread) =
-        Recorder::start(journal, run_id, target.org_id.clone(), display_tx);
+        Recorder::start(journal, run_id, target.org_id.clone(), committed_tx);
     let started = Instant::now();
     let outcome = pipeline::run(
         Arc::new(client),
