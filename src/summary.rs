@@ -145,6 +145,27 @@ pub struct Summary {
     pub sunset: Option<String>,
     pub exit_code: i32,
     pub problems: Vec<ProblemRow>,
+    /// `run --dry-run --format json`: every person of the file with what the run would do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Vec<PlannedPerson>>,
+}
+
+/// One person of a dry run's plan, as `--dry-run --format json` lists them.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedPerson {
+    pub line: u64,
+    pub email: String,
+    /// `send`, `check, then send` (left in flight by an earlier run), `send (lapsed)`, or
+    /// `skip (STATUS)`.
+    pub action: String,
+    /// Whether the run would send anything for the person.
+    pub sends: bool,
+    pub roles: Vec<String>,
+    pub team_ids: Vec<String>,
+    /// `[{"groupId": …, "roles": […]}]`.
+    pub projects: Vec<crate::atlas::model::GroupRoleAssignment>,
+    /// The grants in one phrase, names still to resolve included.
+    pub grants: String,
 }
 
 impl Summary {

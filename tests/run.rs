@@ -523,3 +523,32 @@ fn events_stream_results_and_rate_limit_pauses_as_json_lines() {
     );
     assert_eq!(ran.code, 2, "{ran:?}");
 }
+
+/// `--dry-run --format json` lists every person with the action and the grants.
+#[test]
+fn a_json_dry_run_lists_every_person_with_action_and_grants() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let first = work.write("first.csv", people_csv(2));
+    assert_eq!(exec(&mut run_cmd(&sim, &work, &first)).code, 0);
+    let csv = work.write(
+        "people.csv",
+        "email,roles\nperson0@example.com,ORG_MEMBER\nperson1@example.com,ORG_MEMBER\nnew@example.com,ORG_OWNER;ORG_MEMBER\n",
+    );
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--dry-run", "--format", "json"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let plan = ran.json()["plan"].as_array().unwrap().clone();
+    assert_eq!(plan.len(), 3, "{plan:?}");
+    assert_eq!(plan[0]["action"], "skip (invited)");
+    assert_eq!(plan[0]["sends"], false);
+    assert_eq!(plan[2]["email"], "new@example.com");
+    assert_eq!(plan[2]["action"], "send");
+    assert_eq!(plan[2]["line"], 4);
+    assert_eq!(
+        plan[2]["roles"],
+        serde_json::json!(["ORG_OWNER", "ORG_MEMBER"])
+    );
+    // A real run has no plan in its summary.
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--format", "json"]));
+    assert!(ran.json().get("plan").is_none(), "{ran:?}");
+}

@@ -420,20 +420,24 @@ async fn dry_run(
     let journal = Journal::open_read_only(journal_path).map_err(Failure::usage)?;
     let print = args.format == Format::Text && !args.quiet;
     let mut report_from = 0;
+    let mut people = Vec::new();
     let counts = loop {
         let settings = Settings {
             directory: directory.as_ref(),
             report_from,
             stop_at_names: directory.is_none(),
         };
-        let (pass, counts) = passes::dry_run(
+        let (pass, mut counts) = passes::dry_run(
             journal.as_ref(),
             &target.org_id,
             args.reinvite_expired,
             print,
+            args.format == Format::Json,
             input,
             settings,
         )?;
+        // A pass that stopped at names listed the people before them: keep them.
+        people.append(&mut counts.people);
         if pass.needs_names() {
             directory = Some(directory_for(&pass.names, args, target).await?);
             report_from = pass.first_named.unwrap_or(0);
@@ -454,6 +458,9 @@ async fn dry_run(
     }
     summary.skipped = counts.skipped;
     summary.unfinished = counts.would_send;
+    if args.format == Format::Json {
+        summary.plan = Some(people);
+    }
     summary.exit_code = if summary.invalid == 0 {
         SUCCESS
     } else {

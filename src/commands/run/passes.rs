@@ -338,6 +338,8 @@ pub(super) fn plan(
 /// What `--dry-run` counted.
 #[derive(Debug, Default)]
 pub(super) struct DryRun {
+    /// Every person from `report_from` on, when asked for (`--format json`).
+    pub people: Vec<crate::summary::PlannedPerson>,
     pub would_send: u64,
     pub skipped: u64,
     pub lapsed_skipped: usize,
@@ -351,6 +353,7 @@ pub(super) fn dry_run(
     org_id: &str,
     reinvite_expired: bool,
     print: bool,
+    collect: bool,
     input: &Input<'_>,
     settings: Settings<'_>,
 ) -> Result<(Pass, DryRun), Failure> {
@@ -384,7 +387,24 @@ pub(super) fn dry_run(
                 }
                 Action::Send | Action::Resolve => counts.would_send += 1,
             }
+            let sends = action.sends();
             let action = action.label();
+            if collect && invitee.line >= settings.report_from {
+                counts.people.push(crate::summary::PlannedPerson {
+                    line: invitee.line,
+                    email: invitee.email.clone(),
+                    action: action.clone(),
+                    sends,
+                    roles: invitee
+                        .roles
+                        .iter()
+                        .map(|r| r.as_str().to_owned())
+                        .collect(),
+                    team_ids: invitee.team_ids.clone(),
+                    projects: invitee.projects.clone(),
+                    grants: invitee.grants_text(),
+                });
+            }
             if print && invitee.line >= settings.report_from {
                 crate::outln!(
                     "line {:>5}  {:<16}  {}  {}",
