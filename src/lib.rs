@@ -14,7 +14,8 @@
 //! - [`progress`] and [`summary`]: what people and scripts see, built from committed events.
 //! - [`retry`]: the one retry policy and backoff, and the retry loop for reads.
 //! - [`report`]: audit listings of the journal as tables, safe CSV, JSON and JSON Lines.
-//! - [`simulator`]: a stateful, fault-injecting Atlas server for tests and demonstrations.
+//! - `simulator` (with the default `simulator` feature): the `atlas-sim` crate, a stateful,
+//!   fault-injecting Atlas server for tests and demonstrations, re-exported.
 //! - [`vocab`]: the words every layer shares (statuses), depending on none of them.
 //! - [`exit`]: the documented exit codes.
 //! - [`terminal`]: text from outside made safe to print, and stdout writes that survive a closed
@@ -32,11 +33,14 @@ pub mod progress;
 pub mod report;
 pub mod retry;
 pub mod roster;
-pub mod simulator;
 pub mod summary;
 pub mod terminal;
 pub mod util;
 pub mod vocab;
+
+/// The built-in Atlas simulator (`crates/atlas-sim`), for `simulate` and `run --simulate`.
+#[cfg(feature = "simulator")]
+pub use atlas_sim as simulator;
 
 use exit::Failure;
 

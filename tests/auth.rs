@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use atlas_invite::simulator::{Fault, SimConfig};
+use atlas_sim::{Fault, SimConfig};
 
 use crate::util::*;
 

@@ -191,7 +191,7 @@ fn the_simulator_answers_in_the_spec_shapes() {
 
 #[test]
 fn the_simulator_declares_its_rate_limits_in_the_spec_shapes() {
-    use atlas_invite::simulator::{RateLimit, SimConfig};
+    use atlas_sim::{RateLimit, SimConfig};
     let spec = spec();
     let listing = validator(&spec, "PaginatedRateLimitEndpointSets");
     let one = validator(&spec, "RateLimitEndpointSetResponse");

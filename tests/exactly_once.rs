@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use atlas_invite::simulator::{Fault, RateLimit, SimConfig};
+use atlas_sim::{Fault, RateLimit, SimConfig};
 
 use crate::util::*;
 

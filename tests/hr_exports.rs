@@ -8,7 +8,7 @@ use std::time::Duration;
 use atlas_invite::atlas::auth::{Credentials, Secret};
 use atlas_invite::atlas::client::{Api, AtlasClient, ClientConfig};
 use atlas_invite::atlas::model::MEDIA_TYPE_2023_01_01;
-use atlas_invite::simulator::{RateLimit, SimConfig};
+use atlas_sim::{RateLimit, SimConfig};
 use serde_json::{Value, json};
 
 use crate::util::*;

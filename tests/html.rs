@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use atlas_invite::simulator::{Fault, SimConfig};
+use atlas_sim::{Fault, SimConfig};
 
 use crate::util::*;
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use atlas_invite::simulator::SimConfig;
+use atlas_sim::SimConfig;
 
 use crate::util::*;
 

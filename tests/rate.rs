@@ -2,7 +2,7 @@
 //! 429 details, the older invitation limit's 400, `doctor` showing the limits, and `--rate`
 //! bounds. Counts are asserted, never durations.
 
-use atlas_invite::simulator::{RateLimit, SimConfig};
+use atlas_sim::{RateLimit, SimConfig};
 
 use crate::util::*;
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use atlas_invite::simulator::{Fault, SimConfig};
+use atlas_sim::{Fault, SimConfig};
 use serde_json::Value;
 
 use crate::util::*;

@@ -1,6 +1,6 @@
 //! `atlas-invite run` against the simulator: outcomes, retries, reruns, exit codes.
 
-use atlas_invite::simulator::{Fault, SimConfig};
+use atlas_sim::{Fault, SimConfig};
 
 use crate::util::*;
 

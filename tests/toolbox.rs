@@ -5,7 +5,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use atlas_invite::simulator::{Fault, SimConfig};
+use atlas_sim::{Fault, SimConfig};
 
 use crate::util::*;
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
-use atlas_invite::simulator::{SimConfig, SimState, SimStats, Simulator, SimulatorHandle};
+use atlas_sim::{SimConfig, SimState, SimStats, Simulator, SimulatorHandle};
 
 /// An organization id that exists in the test simulators.
 pub const ORG: &str = "5f1e2d3c4b5a697887766554";

@@ -137,3 +137,36 @@ fn simulate_prints_its_url_first_and_serves_invites() {
     assert_eq!(ran.code, 0, "{ran:?}");
     assert_eq!(work.status_of("person2@example.com"), "invited");
 }
+
+/// `atlas-sim` (the simulator crate's own binary) parses its flags with its own copy of the
+/// `simulate` subcommand's: both must accept the same flags, with the same defaults.
+#[test]
+fn atlas_sim_takes_the_flags_of_simulate() {
+    use clap::CommandFactory;
+
+    fn flags(command: &clap::Command) -> Vec<String> {
+        let mut flags: Vec<String> = command
+            .get_arguments()
+            .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+            .map(|a| {
+                let defaults: Vec<_> = a.get_default_values().iter().collect();
+                format!(
+                    "--{} {:?} takes {:?} default {defaults:?} required {}",
+                    a.get_long().unwrap_or_default(),
+                    a.get_action(),
+                    a.get_num_args(),
+                    a.is_required_set()
+                )
+            })
+            .collect();
+        flags.sort();
+        flags
+    }
+    let mut product = atlas_invite::cli::Cli::command();
+    product.build();
+    let simulate = product.find_subcommand("simulate").unwrap();
+    let mut sim = atlas_sim::cli::ServeArgs::command();
+    sim.build();
+    assert_eq!(flags(simulate), flags(&sim));
+    assert!(flags(simulate).len() > 15, "{:?}", flags(simulate));
+}

@@ -10,12 +10,13 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::client::AtlasClient;
 use super::error::{CallError, summarise_body};
 use super::model::MEDIA_TYPE_2023_01_01;
 use crate::retry::{RetryPolicy, retry_reads};
+
+// The wire types live in `atlas-model`, shared with the simulator.
+pub use atlas_model::directory::{GroupView, Page, TeamView};
 
 /// Items per page: the most the spec allows (`itemsPerPage` maximum).
 pub const DIRECTORY_PAGE_SIZE: u32 = 500;
@@ -30,49 +31,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Pages read at most from one listing, so that a server that never stops paging (or keeps
 /// announcing a larger total) cannot keep a run waiting forever: 5,000,000 items.
 const MAX_PAGES: u32 = 10_000;
-
-/// `TeamResponse`: the fields of a team that matter here.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TeamView {
-    #[serde(default)]
-    pub id: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub links: Vec<serde_json::Value>,
-}
-
-/// `Group`: a project, with the fields the spec requires.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GroupView {
-    #[serde(default)]
-    pub id: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub org_id: String,
-    #[serde(default)]
-    pub cluster_count: i64,
-    #[serde(default)]
-    pub created: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub links: Vec<serde_json::Value>,
-}
-
-/// `PaginatedTeamView` and `PaginatedAtlasGroupView`: one page of a listing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Page<T> {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub links: Vec<serde_json::Value>,
-    #[serde(default = "Vec::new")]
-    pub results: Vec<T>,
-    /// Omitted when the request said `includeCount=false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_count: Option<u64>,
-}
 
 /// Something a listing holds: an id and a name.
 trait Named {

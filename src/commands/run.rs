@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use self::passes::{Input, Planned, Settings};
 use super::DEFAULT_JOURNAL;
 use super::input::{Directory, directory_for_run};
+use super::simulate::{DemoSimulator, start_demo};
 use crate::atlas::auth::{Credentials, CredentialsError, Secret};
 use crate::atlas::client::{Api, AtlasClient, ClientConfig};
 use crate::atlas::profile::SettingsError;
@@ -25,7 +26,6 @@ use crate::pipeline::events::StopReason;
 use crate::pipeline::{self, PipelineConfig, Rate, RateSetting, RetryPolicy, StopSignal};
 use crate::progress::{self, DisplayMode};
 use crate::roster::NameSet;
-use crate::simulator::{SimConfig, Simulator, SimulatorHandle};
 use crate::summary::Summary;
 use crate::util::{hostname, human_duration, os_user};
 
@@ -51,7 +51,7 @@ struct Target {
     /// The Atlas CLI profile that completed the settings, if one did: recorded with the run.
     profile: Option<String>,
     /// Kept alive for the whole run when `--simulate` started one.
-    _simulator: Option<SimulatorHandle>,
+    _simulator: Option<DemoSimulator>,
 }
 
 /// Added to `--timeout` for the default settle window: how long Atlas may go on working on a
@@ -345,14 +345,7 @@ async fn target(args: &RunArgs) -> Result<Target, Failure> {
                 _simulator: None,
             });
         }
-        let simulator = Simulator::start(SimConfig {
-            org_id: Some(org_id.clone()),
-            token: Some(SIMULATE_TOKEN.into()),
-            ..SimConfig::demo()
-        })
-        .await
-        .context("failed to start the built-in simulator")
-        .map_err(Failure::usage)?;
+        let simulator = start_demo(&org_id, SIMULATE_TOKEN).await?;
         return Ok(Target {
             org_id,
             base_url: simulator.base_url(),

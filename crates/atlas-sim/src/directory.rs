@@ -18,8 +18,8 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 
-use crate::atlas::directory::{GroupView, Page, TeamView};
-use crate::atlas::model::{ApiError, MEDIA_TYPE_2023_01_01};
+use atlas_model::directory::{GroupView, Page, TeamView};
+use atlas_model::{ApiError, MEDIA_TYPE_2023_01_01};
 
 use super::admission::{self, Endpoint, Versioning, admit};
 use super::reply::{Reply, raw};

@@ -20,10 +20,8 @@ use axum::response::Response;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::atlas::model::{ApiError, Invitation, MEDIA_TYPE_2025_02_19, OrgRole, UserGroupRoles};
-use crate::atlas::users::{
-    MEMBERSHIP_STATUSES, OrgUserDetail, OrgUserDetailPage, OrgUserRolesView,
-};
+use atlas_model::users::{MEMBERSHIP_STATUSES, OrgUserDetail, OrgUserDetailPage, OrgUserRolesView};
+use atlas_model::{ApiError, Invitation, MEDIA_TYPE_2025_02_19, OrgRole, UserGroupRoles};
 
 use super::admission::{self, Endpoint, Versioning, admit, media_types, read_valid};
 use super::directory::{Paging, last};
@@ -315,7 +313,7 @@ fn user_id(email: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::atlas::model::is_atlas_id;
+    use atlas_model::is_atlas_id;
     use serde_json::json;
 
     const ORG: &str = "5f1e2d3c4b5a697887766554";
@@ -338,7 +336,7 @@ mod tests {
 
     #[tokio::test]
     async fn users_are_listed_by_page_and_membership_status() {
-        let sim = crate::simulator::Simulator::start(crate::simulator::SimConfig::default())
+        let sim = crate::Simulator::start(crate::SimConfig::default())
             .await
             .unwrap();
         let state = sim.state();

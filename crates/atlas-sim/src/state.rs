@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::atlas::model::{GroupRole, Invitation, OrgRole};
+use atlas_model::{GroupRole, Invitation, OrgRole};
 
 use super::config::{Fault, RateLimit, SimConfig};
 
@@ -557,7 +557,7 @@ fn timestamp(at: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::atlas::model::is_atlas_id;
+    use atlas_model::is_atlas_id;
 
     fn invite(email: &str) -> NewInvitation {
         NewInvitation {

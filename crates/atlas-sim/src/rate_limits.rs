@@ -13,8 +13,8 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 
-use crate::atlas::directory::Page;
-use crate::atlas::rate_limits::{AppliedValue, EndpointSet, MEDIA_TYPE_2025_03_12, SetEndpoint};
+use atlas_model::directory::Page;
+use atlas_model::rate_limits::{AppliedValue, EndpointSet, MEDIA_TYPE_2025_03_12, SetEndpoint};
 
 use super::admission::{self, accepts};
 use super::directory::{Paging, last};

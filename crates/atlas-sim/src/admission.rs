@@ -23,7 +23,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::Response;
 
-use crate::atlas::model::{ApiError, is_atlas_id};
+use atlas_model::{ApiError, is_atlas_id};
 
 use super::reply::Reply;
 use super::state::{RateDecision, SimState, bump};

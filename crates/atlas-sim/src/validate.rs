@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use crate::atlas::model::{
+use atlas_model::{
     ApiError, BadRequestDetail, FieldViolation, GroupRole, OrgRole, is_atlas_id, parse_group_role,
 };
 

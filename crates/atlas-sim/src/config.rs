@@ -10,7 +10,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::atlas::model::is_atlas_id;
+use atlas_model::is_atlas_id;
 
 /// How a simulator behaves. `SimConfig::default()` is a perfect Atlas: any 24-hex organization
 /// exists, any non-empty bearer token is accepted, there is no latency, no rate limit and no fault.

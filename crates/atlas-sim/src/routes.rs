@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::any;
 
-use crate::atlas::model::{ApiError, Invitation, MEDIA_TYPE_2023_01_01};
+use atlas_model::{ApiError, Invitation, MEDIA_TYPE_2023_01_01};
 
 use super::admission::{self, Endpoint, Versioning, admit, media_types, read_valid};
 use super::faults::{self, Creating, Shape};
@@ -288,7 +288,7 @@ mod tests {
             header::AUTHORIZATION,
             HeaderValue::from_static("bearer  tok "),
         );
-        let sim = SimState::new(crate::simulator::SimConfig::default());
+        let sim = SimState::new(crate::SimConfig::default());
         let caller = sim.authenticate(&Method::GET, "/", &headers).ok();
         assert_eq!(caller.as_deref(), Some("tok"));
         headers.insert(

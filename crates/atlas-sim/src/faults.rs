@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use tokio::sync::Notify;
 
-use crate::atlas::model::Invitation;
+use atlas_model::Invitation;
 
 use super::config::Fault;
 use super::reply::{Reply, html};

@@ -1,12 +1,16 @@
 //! A stateful, fault-injecting MongoDB Atlas invitation API that runs in-process.
 //!
-//! Atlas itself is out of reach, so integration tests, `atlas-invite run --simulate` and
-//! `atlas-invite simulate` all talk to this simulator instead. It speaks the contract of
+//! Atlas itself is out of reach, so integration tests, `atlas-invite run --simulate`,
+//! `atlas-invite simulate` and this crate's own `atlas-sim` binary all talk to this simulator
+//! instead. It speaks the contract of
 //! `POST`/`GET /api/atlas/v2/orgs/{orgId}/invites` (API version 2023-01-01) and of the legacy
 //! `/api/atlas/v1.0/...` path: bearer authentication, version negotiation, request validation,
 //! 409 on duplicates and members, a per-token token-bucket rate limit with `Retry-After`, and
 //! injectable faults (500s, proxy HTML pages, hangs, truncated bodies, and connections dropped
 //! after the invitation was recorded).
+//!
+//! It serves the wire types of the `atlas-model` crate, the ones `atlas-invite` reads, and
+//! depends on nothing of `atlas-invite` itself.
 //!
 //! Files, each owning one thing:
 //! - `config.rs`: [`SimConfig`], [`RateLimit`] and [`Fault`], i.e. what a run looks like;
@@ -25,10 +29,12 @@
 //! - `rate_limits.rs`: `GET /api/atlas/v2/rateLimits` and `.../rateLimits/{endpointSetId}`,
 //!   declaring the token bucket (capacity and refill);
 //! - `validate.rs`: invitation request validation with Atlas' error codes;
-//! - `server.rs`: [`Simulator`], [`SimulatorHandle`] and [`serve_until_killed`].
+//! - `server.rs`: [`Simulator`], [`SimulatorHandle`] and [`serve_until_killed`];
+//! - [`cli`]: the flags of the `atlas-sim` binary, turned into a [`SimConfig`].
 
 mod admission;
 mod auth;
+pub mod cli;
 mod config;
 mod directory;
 mod faults;

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::*;
-use crate::atlas::model::{ApiError, Invitation, MEDIA_TYPE_2023_01_01, is_atlas_id};
+use atlas_model::{ApiError, Invitation, MEDIA_TYPE_2023_01_01, is_atlas_id};
 
 const ORG: &str = "5f1e2d3c4b5a697887766554";
 const OTHER_ORG: &str = "5f1e2d3c4b5a697887766555";
@@ -443,10 +443,10 @@ async fn a_token_bucket_refusal_states_its_bucket_as_atlas_does() {
         "Rate limit exceeded for endpoint set Organization Invitations. Please retry after 2 seconds. \
          Request capacity: 1. Refill rate: 5 per 6 seconds."
     );
-    let stated = crate::atlas::rate_limits::parse_stated_limit(&detail);
+    let stated = atlas_model::rate_limits::parse_stated_limit(&detail);
     assert_eq!(
         stated.bucket(),
-        crate::atlas::rate_limits::BucketLimit::new(1, 5, Duration::from_secs(6))
+        atlas_model::rate_limits::BucketLimit::new(1, 5, Duration::from_secs(6))
     );
 }
 

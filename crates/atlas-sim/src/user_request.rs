@@ -4,12 +4,12 @@
 //! `errorCode` and `detail`.
 //!
 //! The body is checked as a `serde_json::Value` rather than deserialised into
-//! [`crate::atlas::model::OrgUserRequest`] for the same reason as in `validate.rs`: serde would
+//! [`atlas_model::OrgUserRequest`] for the same reason as in `validate.rs`: serde would
 //! stop at the first problem and word it in Rust terms.
 
 use serde_json::Value;
 
-use crate::atlas::model::{ApiError, GroupRole, OrgRole, is_atlas_id, parse_group_role};
+use atlas_model::{ApiError, GroupRole, OrgRole, is_atlas_id, parse_group_role};
 
 use super::state::NewInvitation;
 use super::validate::{Violations, check_username, json_object, missing};

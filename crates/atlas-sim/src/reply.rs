@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Serialize;
 
-use crate::atlas::model::ApiError;
+use atlas_model::ApiError;
 
 /// The `Deprecation` and `Sunset` dates (HTTP dates, as RFC 9745 allows) of a deprecated
 /// resource, sent on every answer to it.
