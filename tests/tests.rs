@@ -39,3 +39,6 @@ mod hygiene;
 mod toolbox;
 // Atlas CLI profiles: --profile, the default profile, precedence, errors, secrets.
 mod profile;
+
+// The interfaces scripts build on, snapshotted: --help texts and the JSON summary.
+mod interface;
