@@ -93,9 +93,19 @@ impl Display {
         let bar = (mode == DisplayMode::Bar).then(|| {
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             bar.set_style(
+                // A bar of fixed width: a wide one would change size with every message.
+                // The rate with one decimal, like the summary's.
                 ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} {msg}",
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {rate} {msg}",
                 )
+                .map(|style| {
+                    style.with_key(
+                        "rate",
+                        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{:.1}/s", state.per_sec());
+                        },
+                    )
+                })
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar.enable_steady_tick(Duration::from_millis(120));
@@ -207,12 +217,15 @@ impl Display {
             Some(eta) => format!("ETA {} · ", human_duration(eta)),
             None => String::new(),
         };
-        msg.push_str(&format!(
-            "invited {} · failed {} · retries {}",
-            t.invited + t.already_invited + t.already_member,
-            t.failed,
-            t.retries
-        ));
+        // The same words as the summary: people Atlas already had are not "invited" by us.
+        msg.push_str(&format!("invited {}", t.invited));
+        if t.already_invited + t.already_member > 0 {
+            msg.push_str(&format!(
+                " · already invited {} · already member {}",
+                t.already_invited, t.already_member
+            ));
+        }
+        msg.push_str(&format!(" · failed {} · retries {}", t.failed, t.retries));
         let next = if gate.next_in >= SHOWN_WAIT && left > 0 {
             format!(": next in {}", human_duration(gate.next_in))
         } else {
