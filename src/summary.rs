@@ -413,7 +413,7 @@ mod tests {
 
     fn finished(email: &str, status: InviteStatus) -> Event {
         Event::Finished(RowResult {
-            email_key: email.to_lowercase(),
+            email_key: crate::vocab::EmailKey::of(email),
             email: email.into(),
             status,
             invitation_id: None,
@@ -433,7 +433,7 @@ mod tests {
         tally.observe(&finished("c@x.com", InviteStatus::Pending));
         tally.observe(&finished("d@x.com", InviteStatus::AlreadyMember));
         tally.observe(&Event::Attempt(AttemptRecord {
-            email_key: "a@x.com".into(),
+            email_key: crate::vocab::EmailKey::of("a@x.com"),
             attempt: 1,
             kind: AttemptKind::Invite,
             endpoint: "POST",

@@ -1,5 +1,6 @@
 //! The words every layer shares — the pipeline, the journal, the reports and the display — and
-//! that depend on none of them: today the status of a person's invitation.
+//! that depend on none of them: the identity of a person (their email key) and the status of
+//! their invitation.
 
 use std::fmt;
 
@@ -77,5 +78,104 @@ impl rusqlite::types::FromSql for InviteStatus {
 impl fmt::Display for InviteStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The identity of a person within an organization: their address in lower case, as stored in
+/// `invites.email_key`. The one place an address is normalised, so that the CSV reader, the
+/// journal, `history`, `export` and `reconcile` can never disagree on who is who.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
+#[serde(transparent)]
+pub struct EmailKey(String);
+
+impl EmailKey {
+    /// The key of an address (ASCII fast path; HR addresses are nearly always ASCII). Leading
+    /// and trailing spaces are not part of an address.
+    pub fn of(email: &str) -> EmailKey {
+        let email = email.trim();
+        EmailKey(if email.is_ascii() {
+            email.to_ascii_lowercase()
+        } else {
+            email.to_lowercase()
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EmailKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::ops::Deref for EmailKey {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<EmailKey> for String {
+    fn from(key: EmailKey) -> String {
+        key.0
+    }
+}
+
+/// Stored as the lower-cased text.
+impl rusqlite::types::ToSql for EmailKey {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.0.as_str().into())
+    }
+}
+
+/// A stored key is taken as it is: it was normalised when it was written.
+impl rusqlite::types::FromSql for EmailKey {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        Ok(EmailKey(value.as_str()?.to_owned()))
+    }
+}
+
+impl PartialEq<str> for EmailKey {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for EmailKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<EmailKey> for String {
+    fn eq(&self, other: &EmailKey) -> bool {
+        *self == other.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_email_key_is_the_trimmed_address_in_lower_case() {
+        assert_eq!(
+            EmailKey::of(" Ada.Lovelace@Example.COM\t"),
+            "ada.lovelace@example.com"
+        );
+        assert_eq!(EmailKey::of("ÉLODIE@exemple.fr"), "élodie@exemple.fr");
+        assert_eq!(EmailKey::of("a@x.io"), EmailKey::of("A@X.IO"));
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_stored_text() {
+        for status in InviteStatus::ALL {
+            assert_eq!(InviteStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(InviteStatus::parse("revoked_by_hand"), None);
     }
 }

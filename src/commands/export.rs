@@ -171,7 +171,7 @@ fn organization(journal: &Journal, given: Option<&str>) -> Result<String, Failur
 
 /// The lower-cased address of a row: the key the journal files the person under.
 fn key_of(row: &[String], email_index: usize) -> String {
-    clean(row.get(email_index).map_or("", String::as_str)).to_lowercase()
+    crate::vocab::EmailKey::of(clean(row.get(email_index).map_or("", String::as_str))).into()
 }
 
 /// A cell without surrounding whitespace or byte order marks, as the roster reads it.

@@ -13,13 +13,13 @@ use crate::terminal::safe;
 
 pub(super) fn history(args: &HistoryArgs) -> Result<i32, Failure> {
     let journal = open_journal(&args.journal)?;
-    let key = args.email.trim().to_lowercase();
+    let key = crate::vocab::EmailKey::of(&args.email);
     let attempts = journal
         .attempt_history(&key, args.org.as_deref())
         .map_err(Failure::usage)?;
     let filter = InviteFilter {
         org_id: args.org.clone(),
-        email: Some(key.clone()),
+        email: Some(key.to_string()),
         ..InviteFilter::default()
     };
     let people = journal.invite_report(&filter).map_err(Failure::usage)?;

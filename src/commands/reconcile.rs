@@ -26,6 +26,7 @@ use crate::journal::{
 };
 use crate::retry::{GaveUp, RetryPolicy, retry_reads};
 use crate::util::{hostname, human_duration, now_rfc3339, os_user, rfc3339};
+use crate::vocab::EmailKey;
 
 /// Requests per page at most, the first included.
 const ATTEMPTS: u32 = 6;
@@ -178,7 +179,7 @@ fn merge(users: &[OrgUserDetail], invitations: &[Invitation]) -> HashMap<String,
             _ => None,
         };
         offer(
-            user.username.trim().to_lowercase(),
+            EmailKey::of(&user.username).into(),
             Observation {
                 state,
                 expires_at,
@@ -187,12 +188,7 @@ fn merge(users: &[OrgUserDetail], invitations: &[Invitation]) -> HashMap<String,
         );
     }
     for invitation in invitations {
-        let key = invitation
-            .username
-            .as_deref()
-            .unwrap_or_default()
-            .trim()
-            .to_lowercase();
+        let key = EmailKey::of(invitation.username.as_deref().unwrap_or_default()).into();
         offer(
             key,
             Observation {

@@ -13,6 +13,7 @@ use super::{InviteStatus, Journal, JournalError, MembershipState};
 use crate::plan::{Action, Known, PlannedRow, decide, invalid_row_replaces};
 use crate::roster::{InvalidRow, Invitee};
 use crate::util::now_rfc3339;
+use crate::vocab::EmailKey;
 
 /// What is known about a run when it starts.
 #[derive(Debug, Clone)]
@@ -160,7 +161,7 @@ impl Journal {
         &self,
         org_id: &str,
         invitees: &[Invitee],
-    ) -> Result<HashMap<String, InviteStatus>, JournalError> {
+    ) -> Result<HashMap<EmailKey, InviteStatus>, JournalError> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT status FROM invites WHERE org_id = ?1 AND email_key = ?2")
@@ -465,7 +466,7 @@ impl Planner<'_> {
             let Some(email) = row.email.as_deref() else {
                 continue;
             };
-            let key = crate::roster::email_key(email);
+            let key = EmailKey::of(email);
             let existing: Option<(InviteStatus, Option<i64>)> = select_run
                 .query_row(params![org_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()

@@ -449,7 +449,7 @@ mod tests {
 
         let (display_tx, mut display_rx) = mpsc::unbounded_channel();
         let (recorder, handle) = Recorder::start(journal, run, ORG.into(), display_tx);
-        let key = "ann@example.com".to_owned();
+        let key = crate::vocab::EmailKey::of("ann@example.com");
         recorder
             .commit(Event::InFlight {
                 email_keys: vec![key.clone()],

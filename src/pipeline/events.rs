@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::vocab::InviteStatus;
+use crate::vocab::{EmailKey, InviteStatus};
 
 /// Which request an attempt was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,7 @@ impl AttemptOutcome {
 /// One HTTP request and its answer.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
-    pub email_key: String,
+    pub email_key: EmailKey,
     /// 1-based number of this request for this person within the run.
     pub attempt: u32,
     pub kind: AttemptKind,
@@ -84,7 +84,7 @@ pub struct AttemptRecord {
 /// The end of one person's processing in this run.
 #[derive(Debug, Clone)]
 pub struct RowResult {
-    pub email_key: String,
+    pub email_key: EmailKey,
     pub email: String,
     pub status: InviteStatus,
     pub invitation_id: Option<String>,
@@ -137,7 +137,7 @@ pub enum Event {
     /// Rows are marked a batch at a time, ahead of the workers, so that the commit is not on
     /// every request's path; a crash can thus leave a few rows `in_flight` that were never
     /// sent, which the next run's lookup finds absent and sends.
-    InFlight { email_keys: Vec<String> },
+    InFlight { email_keys: Vec<EmailKey> },
     /// A request completed (or failed without an answer).
     Attempt(AttemptRecord),
     /// A transient failure; the row will be retried after `delay`.

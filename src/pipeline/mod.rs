@@ -83,7 +83,7 @@ impl Shared {
 /// cannot record it, nothing of the batch may be sent and the run stops.
 async fn mark_in_flight(shared: Arc<Shared>, rows: Vec<PlannedRow>) -> Vec<PlannedRow> {
     // Rows left `in_flight` by an earlier run are marked already.
-    let email_keys: Vec<String> = rows
+    let email_keys: Vec<crate::vocab::EmailKey> = rows
         .iter()
         .filter(|row| !row.unresolved)
         .map(|row| row.invitee.email_key())

@@ -194,7 +194,7 @@ impl Events {
                 Event::Finished(r) => r.last_attempt.as_ref(),
                 _ => None,
             })
-            .filter(|a| a.email_key == email)
+            .filter(|a| a.email_key == *email)
             .map(|a| a.outcome)
             .collect()
     }

@@ -17,7 +17,7 @@ use super::{RowSlot, Shared};
 use crate::atlas::error::{CallError, ErrorClass};
 use crate::atlas::model::InvitationRequest;
 use crate::plan::PlannedRow;
-use crate::vocab::InviteStatus;
+use crate::vocab::{EmailKey, InviteStatus};
 
 /// The last thing Atlas said about a row, kept for its final result.
 #[derive(Default)]
@@ -50,7 +50,7 @@ enum Next {
 pub(super) struct RowTask {
     shared: Arc<Shared>,
     email: String,
-    email_key: String,
+    email_key: EmailKey,
     request: InvitationRequest,
     /// True while the outcome of an earlier request for this row is unknown.
     unresolved: bool,

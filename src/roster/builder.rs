@@ -10,9 +10,10 @@ use super::dedup::{DuplicateIndex, GrantsPrint, Sighting};
 use super::layout::{self, Layout};
 use super::{
     Duplicate, InvalidRow, Invitee, Names, Problem, RosterOptions, RosterSummary, RowOutcome,
-    RuleUse, Rules, Sources, Unmatched, cell, email_cell, email_key,
+    RuleUse, Rules, Sources, Unmatched, cell, email_cell,
 };
 use crate::atlas::model::OrgRole;
+use crate::vocab::EmailKey;
 
 pub(super) struct Builder<'a> {
     layout: Layout,
@@ -224,7 +225,7 @@ impl<'a> Builder<'a> {
                 first: kept,
             } = self
                 .seen
-                .sighting(email_key(email), line, || clean.then(print))
+                .sighting(EmailKey::of(email).into(), line, || clean.then(print))
             {
                 let column = &layout.email.name;
                 let message = match kept {

@@ -48,6 +48,7 @@ use encoding_rs::Encoding;
 use serde::Serialize;
 
 use crate::atlas::model::{GroupRoleAssignment, InvitationRequest, OrgRole};
+use crate::vocab::EmailKey;
 
 use self::cells::clip;
 
@@ -314,8 +315,8 @@ impl Deref for Sources {
 
 impl Invitee {
     /// The key under which duplicates are found: the address in lower case.
-    pub fn email_key(&self) -> String {
-        email_key(&self.email)
+    pub fn email_key(&self) -> EmailKey {
+        EmailKey::of(&self.email)
     }
 
     /// The grants of a row in one short phrase: `ORG_MEMBER, ORG_OWNER; teams 2; projects 1`, with
@@ -368,15 +369,6 @@ impl Invitee {
             team_ids: self.team_ids.clone(),
             group_role_assignments: self.projects.clone(),
         }
-    }
-}
-
-/// The address in lower case (ASCII fast path; HR addresses are nearly always ASCII).
-pub(crate) fn email_key(email: &str) -> String {
-    if email.is_ascii() {
-        email.to_ascii_lowercase()
-    } else {
-        email.to_lowercase()
     }
 }
 

@@ -29,6 +29,7 @@ use crate::pipeline::StopSignal;
 use crate::plan::{Action, Known, decide};
 use crate::roster::{self, InvalidRow, Invitee, NameSet, RosterOptions, RosterSummary, RowOutcome};
 use crate::summary::{ProblemRow, Summary};
+use crate::vocab::EmailKey;
 
 /// Rows handed to the journal (or looked up in it) at once.
 const BATCH: usize = 10_000;
@@ -364,7 +365,7 @@ pub(super) fn dry_run(
             Some(journal) => (
                 journal.statuses_of(org_id, batch).map_err(Failure::usage)?,
                 journal
-                    .lapsed_of(org_id, keys(batch).iter().map(String::as_str))
+                    .lapsed_of(org_id, keys(batch).iter().map(EmailKey::as_str))
                     .map_err(Failure::usage)?,
             ),
             None => Default::default(),
@@ -373,7 +374,7 @@ pub(super) fn dry_run(
             let key = invitee.email_key();
             let known = known.get(&key).map(|&status| Known {
                 status,
-                lapsed: lapsed.contains(&key),
+                lapsed: lapsed.contains(key.as_str()),
             });
             let action = decide(known, PlanOptions { reinvite_expired });
             match action {
@@ -431,7 +432,7 @@ pub(super) fn dry_run(
     Ok((pass, counts))
 }
 
-fn keys(batch: &[Invitee]) -> Vec<String> {
+fn keys(batch: &[Invitee]) -> Vec<EmailKey> {
     batch.iter().map(Invitee::email_key).collect()
 }
 
