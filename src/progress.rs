@@ -218,14 +218,17 @@ impl Display {
             None => String::new(),
         };
         // The same words as the summary: people Atlas already had are not "invited" by us.
-        msg.push_str(&format!("invited {}", t.invited));
-        if t.already_invited + t.already_member > 0 {
+        msg.push_str(&format!("invited {}", t.counts.invited));
+        if t.counts.already_invited + t.counts.already_member > 0 {
             msg.push_str(&format!(
                 " · already invited {} · already member {}",
-                t.already_invited, t.already_member
+                t.counts.already_invited, t.counts.already_member
             ));
         }
-        msg.push_str(&format!(" · failed {} · retries {}", t.failed, t.retries));
+        msg.push_str(&format!(
+            " · failed {} · retries {}",
+            t.counts.failed, t.counts.retries
+        ));
         let next = if gate.next_in >= SHOWN_WAIT && left > 0 {
             format!(": next in {}", human_duration(gate.next_in))
         } else {

@@ -15,6 +15,7 @@ use crate::pipeline::events::{AttemptOutcome, AttemptRecord, Event, RowResult};
 use crate::pipeline::rate::{GateView, RateSetting};
 use crate::terminal::safe;
 use crate::util::human_duration;
+use crate::vocab::Counts;
 
 /// Most failed rows listed in the text summary; the JSON summary lists them all.
 const MAX_FAILURES_SHOWN: usize = 20;
@@ -22,15 +23,7 @@ const MAX_FAILURES_SHOWN: usize = 20;
 /// Counts of what the pipeline did, from committed events only.
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
-    pub invited: u64,
-    pub already_invited: u64,
-    pub already_member: u64,
-    pub failed: u64,
-    /// Rows left `pending` or `in_flight` (the run stopped or outcomes stayed unknown).
-    pub unfinished: u64,
-    pub requests: u64,
-    pub retries: u64,
-    pub rate_limited: u64,
+    pub counts: Counts,
     /// Rows that did not end done, in the order they ended.
     pub problems: Vec<RowResult>,
     /// The `Sunset` date Atlas announced for the endpoint in use, if it did.
@@ -42,17 +35,17 @@ impl Tally {
     pub fn observe(&mut self, event: &Event) {
         match event {
             Event::Attempt(a) => self.count_request(a),
-            Event::Retrying { .. } => self.retries += 1,
+            Event::Retrying { .. } => self.counts.retries += 1,
             Event::Finished(r) => {
                 if let Some(a) = &r.last_attempt {
                     self.count_request(a);
                 }
                 match r.status {
-                    InviteStatus::Invited => self.invited += 1,
-                    InviteStatus::AlreadyInvited => self.already_invited += 1,
-                    InviteStatus::AlreadyMember => self.already_member += 1,
-                    InviteStatus::Failed | InviteStatus::Invalid => self.failed += 1,
-                    InviteStatus::Pending | InviteStatus::InFlight => self.unfinished += 1,
+                    InviteStatus::Invited => self.counts.invited += 1,
+                    InviteStatus::AlreadyInvited => self.counts.already_invited += 1,
+                    InviteStatus::AlreadyMember => self.counts.already_member += 1,
+                    InviteStatus::Failed | InviteStatus::Invalid => self.counts.failed += 1,
+                    InviteStatus::Pending | InviteStatus::InFlight => self.counts.unfinished += 1,
                 }
                 if !r.status.is_done() {
                     self.problems.push(r.clone());
@@ -69,15 +62,15 @@ impl Tally {
     }
 
     fn count_request(&mut self, attempt: &AttemptRecord) {
-        self.requests += 1;
+        self.counts.requests += 1;
         if attempt.outcome == AttemptOutcome::RateLimited {
-            self.rate_limited += 1;
+            self.counts.rate_limited += 1;
         }
     }
 
     /// Rows with an outcome in this run.
     pub fn finished(&self) -> u64 {
-        self.invited + self.already_invited + self.already_member + self.failed + self.unfinished
+        self.counts.finished()
     }
 }
 
@@ -122,14 +115,9 @@ pub struct Summary {
     pub filtered_out: u64,
     /// Valid rows already done in an earlier run, not sent again.
     pub skipped: u64,
-    pub invited: u64,
-    pub already_invited: u64,
-    pub already_member: u64,
-    pub failed: u64,
-    pub unfinished: u64,
-    pub requests: u64,
-    pub retries: u64,
-    pub rate_limited: u64,
+    /// `invited` … `rate_limited`, at this place of the JSON object.
+    #[serde(flatten)]
+    pub counts: Counts,
     pub duration_secs: f64,
     /// Requests per second over the run.
     pub rate_per_sec: f64,
@@ -171,18 +159,11 @@ pub struct PlannedPerson {
 impl Summary {
     /// Fills the pipeline's part from a tally.
     pub fn apply_tally(&mut self, tally: &Tally, duration: Duration) {
-        self.invited = tally.invited;
-        self.already_invited = tally.already_invited;
-        self.already_member = tally.already_member;
-        self.failed = tally.failed;
-        self.unfinished = tally.unfinished;
-        self.requests = tally.requests;
-        self.retries = tally.retries;
-        self.rate_limited = tally.rate_limited;
+        self.counts = tally.counts.clone();
         self.sunset = tally.sunset.clone();
         self.duration_secs = duration.as_secs_f64();
         self.rate_per_sec = if duration.as_secs_f64() > 0.0 {
-            tally.requests as f64 / duration.as_secs_f64()
+            tally.counts.requests as f64 / duration.as_secs_f64()
         } else {
             0.0
         };
@@ -212,7 +193,10 @@ impl Summary {
 
     /// Rows done, now or in an earlier run.
     pub fn done(&self) -> u64 {
-        self.skipped + self.invited + self.already_invited + self.already_member
+        self.skipped
+            + self.counts.invited
+            + self.counts.already_invited
+            + self.counts.already_member
     }
 
     /// "Atlas allows 5 per 60 s, capacity 10 (from GET /rateLimits); paced at 0.08/s".
@@ -257,10 +241,10 @@ impl Summary {
                 self.invalid, self.rows
             ));
         }
-        let not_done = self.failed + self.unfinished + self.invalid;
+        let not_done = self.counts.failed + self.counts.unfinished + self.invalid;
         let counts = format!(
             "{not_done} of {} rows not done: {} invalid, {} failed, {} unfinished",
-            self.rows, self.invalid, self.failed, self.unfinished
+            self.rows, self.invalid, self.counts.failed, self.counts.unfinished
         );
         Some(match self.run_id {
             Some(id) => format!("{counts} (atlas-invite report --run {id} lists them)"),
@@ -299,25 +283,25 @@ impl Summary {
             "  done {} of {}: invited {}, already invited {}, already member {}, skipped (done earlier) {}",
             self.done(),
             self.valid,
-            self.invited,
-            self.already_invited,
-            self.already_member,
+            self.counts.invited,
+            self.counts.already_invited,
+            self.counts.already_member,
             self.skipped
         );
-        if self.failed + self.unfinished > 0 {
+        if self.counts.failed + self.counts.unfinished > 0 {
             let _ = writeln!(
                 out,
                 "  not done: failed {}, unfinished {}",
-                self.failed, self.unfinished
+                self.counts.failed, self.counts.unfinished
             );
         }
         if !self.dry_run {
             let _ = writeln!(
                 out,
                 "  requests {} ({} retries, {} rate-limited) in {} at {:.1}/s",
-                self.requests,
-                self.retries,
-                self.rate_limited,
+                self.counts.requests,
+                self.counts.retries,
+                self.counts.rate_limited,
                 human_duration(Duration::from_secs_f64(self.duration_secs)),
                 self.rate_per_sec
             );
@@ -386,7 +370,10 @@ impl Summary {
         if let Some(reason) = &self.stopped {
             let _ = writeln!(out, "  stopped early: {}", safe(reason));
         }
-        if !self.dry_run && self.failed + self.unfinished > 0 && self.stopped.is_none() {
+        if !self.dry_run
+            && self.counts.failed + self.counts.unfinished > 0
+            && self.stopped.is_none()
+        {
             let _ = writeln!(
                 out,
                 "  rerun the same command to retry what is not done; done rows are not sent again"
@@ -444,12 +431,12 @@ mod tests {
             detail: None,
             outcome: AttemptOutcome::RateLimited,
         }));
-        assert_eq!(tally.invited, 1);
-        assert_eq!(tally.failed, 1);
-        assert_eq!(tally.unfinished, 1);
-        assert_eq!(tally.already_member, 1);
-        assert_eq!(tally.requests, 1);
-        assert_eq!(tally.rate_limited, 1);
+        assert_eq!(tally.counts.invited, 1);
+        assert_eq!(tally.counts.failed, 1);
+        assert_eq!(tally.counts.unfinished, 1);
+        assert_eq!(tally.counts.already_member, 1);
+        assert_eq!(tally.counts.requests, 1);
+        assert_eq!(tally.counts.rate_limited, 1);
         assert_eq!(tally.finished(), 4);
         assert_eq!(tally.problems.len(), 2);
     }

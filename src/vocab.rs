@@ -157,6 +157,36 @@ impl PartialEq<EmailKey> for String {
     }
 }
 
+/// What the people of a run came to, and what it took: the one set of counts that the recorder
+/// produces from committed results and that the summary (text and JSON), the `runs` row and the
+/// exit code all read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub invited: u64,
+    pub already_invited: u64,
+    pub already_member: u64,
+    /// Refused by Atlas, or every attempt failed.
+    pub failed: u64,
+    /// Left `pending` or `in_flight` (the run stopped, or outcomes stayed unknown).
+    pub unfinished: u64,
+    /// HTTP requests made.
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+}
+
+impl Counts {
+    /// People with an outcome in this run.
+    pub fn finished(&self) -> u64 {
+        self.done() + self.failed + self.unfinished
+    }
+
+    /// People who ended done: invited now, or found already invited or a member.
+    pub fn done(&self) -> u64 {
+        self.invited + self.already_invited + self.already_member
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

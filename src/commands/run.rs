@@ -5,6 +5,7 @@ mod passes;
 mod preflight;
 mod signals;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -58,14 +59,51 @@ struct Target {
 /// request after the client stopped waiting for it.
 const SETTLE_MARGIN: Duration = Duration::from_secs(30);
 
+/// `run`, in four phases: [`prepare`] (settings, the file, `--strict`, `--dry-run`), [`open`]
+/// (the client, its preflight check, the journal's lock), [`plan`] (the file against the
+/// journal, in one transaction) and [`execute`] (the pipeline, the recorder and the display),
+/// then [`finish`] (totals, exit code, summary).
 pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
-    let settle = settle_window(&args)?;
-    let target = target(&args).await?;
+    let prepared = match prepare(&args).await? {
+        Prepared::Ready(prepared) => prepared,
+        Prepared::Exit(code) => return Ok(code),
+    };
+    let mut session = open(&args, &prepared).await?;
+    let mut summary = prepared.summary.clone();
+    let Some((plan, run_id)) = plan(&args, &prepared, &mut session, &mut summary).await? else {
+        return Ok(summary.exit_code);
+    };
+    let executed = execute(&args, &prepared, session, plan, run_id, &mut summary).await?;
+    finish(&args, executed, summary)
+}
+
+/// What every phase of a real run shares, once the settings and the file have been checked.
+struct Ready<'a> {
+    settle: Duration,
+    target: Target,
+    input: Input<'a>,
+    journal_path: PathBuf,
+    /// The names' directory, when `--strict` read it already.
+    directory: Option<Directory>,
+    /// The summary so far: the run's identity, and the file's counts once planned.
+    summary: Summary,
+}
+
+enum Prepared<'a> {
+    Ready(Box<Ready<'a>>),
+    /// `--dry-run`, or `--strict` with invalid rows: done, with this exit code.
+    Exit(i32),
+}
+
+/// Resolves the settings, and answers `--strict` refusals and `--dry-run`: neither writes
+/// anything nor sends an invitation.
+async fn prepare(args: &RunArgs) -> Result<Prepared<'_>, Failure> {
+    let settle = settle_window(args)?;
+    let target = target(args).await?;
     let options = args.input.roster_options()?;
-    let mode = DisplayMode::detect(args.quiet || args.format == Format::Json);
     let input = Input {
         path: &args.csv,
-        options: &options,
+        options,
         // Invalid rows are diagnostics: on stderr also with --format json, whose stdout holds
         // only the summary.
         report: !args.quiet,
@@ -87,30 +125,50 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
     let mut directory = None;
     if args.strict {
         let check = passes::check(&input)?;
-        let found = directory_for(&check.names, &args, &target).await?;
+        let found = directory_for(&check.names, args, &target).await?;
         if check.invalid > 0 || !found.resolves_all(&check.names) {
             let settings = Settings {
                 directory: Some(&found),
                 ..Settings::first()
             };
             passes::report(&input, settings)?.fill(&mut summary);
-            return Ok(strict_refusal(&args, summary));
+            return Ok(Prepared::Exit(strict_refusal(args, summary)));
         }
         directory = Some(found);
     }
     if args.dry_run {
-        return dry_run(&args, &target, &input, directory, &journal_path, summary).await;
+        let code = dry_run(args, &target, &input, directory, &journal_path, summary).await?;
+        return Ok(Prepared::Exit(code));
     }
+    Ok(Prepared::Ready(Box::new(Ready {
+        settle,
+        target,
+        input,
+        journal_path,
+        directory,
+        summary,
+    })))
+}
 
+/// A real run's connections: to Atlas (checked), to the signals, to the journal (locked).
+struct Session {
+    client: AtlasClient,
+    api: Api,
+    stop: Arc<StopSignal>,
+    event_log: Option<crate::event_log::EventLog>,
+    journal: Journal,
+    /// When the journal's lock was taken: no earlier run can have sent anything after it.
+    locked_at: SystemTime,
+}
+
+/// Builds the client and checks it against Atlas, listens for signals, opens `--events` and
+/// takes the journal's lock. Nothing is written to the journal yet.
+async fn open(args: &RunArgs, ready: &Ready<'_>) -> Result<Session, Failure> {
+    let target = &ready.target;
     let credentials = target
         .credentials
         .clone()
         .expect("credentials are checked before a real run");
-    let fallback = Rate::per_second(if args.simulate {
-        SIMULATE_RATE_PER_SEC
-    } else {
-        DEFAULT_RATE_PER_SEC
-    });
     let api = Api::from(args.atlas.api);
     let client = AtlasClient::new(&ClientConfig {
         base_url: target.base_url.clone(),
@@ -138,7 +196,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
     let event_log = match &args.events {
         Some(path) => {
             let journal = crate::cli::JournalArgs {
-                journal: Some(journal_path.clone()),
+                journal: Some(ready.journal_path.clone()),
             };
             super::refuse_journal_path("--events", path, &journal)?;
             Some(
@@ -149,69 +207,126 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         }
         None => None,
     };
-    let mut journal = Journal::open(&journal_path).map_err(Failure::usage)?;
+    let mut journal = Journal::open(&ready.journal_path).map_err(Failure::usage)?;
     journal.lock_for_run().map_err(Failure::usage)?;
-    // Holding the lock, no earlier run is still sending: its last request left before now.
-    let locked_at = SystemTime::now();
+    Ok(Session {
+        client,
+        api,
+        stop,
+        event_log,
+        journal,
+        // Holding the lock, no earlier run is still sending: its last request left before now.
+        locked_at: SystemTime::now(),
+    })
+}
+
+/// Plans the file against the journal in one transaction, reading names from Atlas when the
+/// file needs them. `None` when the run ends here (interrupted, or `--strict` refused); the
+/// summary has been printed and holds the exit code.
+async fn plan(
+    args: &RunArgs,
+    ready: &Ready<'_>,
+    session: &mut Session,
+    summary: &mut Summary,
+) -> Result<Option<(crate::journal::Plan, i64)>, Failure> {
+    let target = &ready.target;
     let new_run = NewRun {
         org_id: target.org_id.clone(),
         csv_path: args.csv.display().to_string(),
         // Filled in by the pass that plans, which reads the file.
         csv_sha256: String::new(),
-        api: api.as_str().into(),
+        api: session.api.as_str().into(),
         base_url: target.base_url.clone(),
-        options: run_options(&args, target.profile.as_deref()),
+        options: run_options(args, target.profile.as_deref()),
         os_user: os_user(),
         hostname: hostname(),
     };
     let plan_options = PlanOptions {
         reinvite_expired: args.reinvite_expired,
     };
+    let mut directory = ready.directory.clone();
     let mut report_from = 0;
-    let (plan, run_id) = loop {
+    loop {
         let settings = Settings {
             directory: directory.as_ref(),
             report_from,
             stop_at_names: directory.is_none(),
         };
         let planned = passes::plan(
-            &mut journal,
+            &mut session.journal,
             &new_run,
             plan_options,
             args.strict,
-            &input,
+            &ready.input,
             settings,
-            &stop,
+            &session.stop,
         );
-        if stop.is_stopped() {
+        if session.stop.is_stopped() {
             // The planning was rolled back: nothing of this run is in the journal.
             summary.stopped = Some(
                 "interrupted while planning; nothing was sent and the journal is unchanged".into(),
             );
             summary.exit_code = ABORTED;
-            print_summary(&args, &summary);
-            return Ok(ABORTED);
+            print_summary(args, summary);
+            return Ok(None);
         }
         match planned? {
             Planned::Done { plan, run_id, pass } => {
-                pass.fill(&mut summary);
-                break (plan, run_id);
+                pass.fill(summary);
+                summary.run_id = Some(run_id);
+                summary.skipped = plan.skipped as u64;
+                if !args.quiet {
+                    lapsed_note(plan.lapsed_skipped, plan.reinvited);
+                }
+                return Ok(Some((plan, run_id)));
             }
             Planned::Refused(pass) => {
-                pass.fill(&mut summary);
-                return Ok(strict_refusal(&args, summary));
+                pass.fill(summary);
+                summary.exit_code = strict_refusal(args, summary.clone());
+                return Ok(None);
             }
             Planned::NeedsNames(pass) => {
-                directory = Some(directory_for(&pass.names, &args, &target).await?);
+                directory = Some(directory_for(&pass.names, args, target).await?);
                 report_from = pass.first_named.unwrap_or(0);
             }
         }
-    };
-    summary.run_id = Some(run_id);
-    summary.skipped = plan.skipped as u64;
-    if !args.quiet {
-        lapsed_note(plan.lapsed_skipped, plan.reinvited);
     }
+}
+
+/// What the pipeline left for [`finish`].
+struct Executed {
+    journal: Journal,
+    run_id: i64,
+    /// Valid rows the run set out to send.
+    planned: u64,
+    outcome: pipeline::PipelineOutcome,
+}
+
+/// Runs the plan through the pipeline: paced by the rate gate, every outcome committed by the
+/// recorder before the display (and `--events`) sees it. Fills the summary's counts from what
+/// the recorder committed.
+async fn execute(
+    args: &RunArgs,
+    ready: &Ready<'_>,
+    session: Session,
+    plan: crate::journal::Plan,
+    run_id: i64,
+    summary: &mut Summary,
+) -> Result<Executed, Failure> {
+    let Session {
+        client,
+        api,
+        stop,
+        event_log,
+        journal,
+        locked_at,
+    } = session;
+    let mode = DisplayMode::detect(args.quiet || args.format == Format::Json);
+    let fallback = Rate::per_second(if args.simulate {
+        SIMULATE_RATE_PER_SEC
+    } else {
+        DEFAULT_RATE_PER_SEC
+    });
     let (gate, pace) =
         pipeline::rate::gate_for_run(&client, args.rate, fallback, plan.rows.is_empty()).await;
     if mode != DisplayMode::Quiet {
@@ -219,28 +334,16 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         let line = format!(
             "inviting {} people to org {} via {} {pace}, {} at a time ({} already done; journal {})",
             plan.rows.len(),
-            target.org_id,
+            ready.target.org_id,
             api.invite_endpoint(),
             args.concurrency,
             plan.skipped,
-            journal_path.display()
+            ready.journal_path.display()
         );
         eprintln!("{}", crate::terminal::safe(&line));
     }
-
-    let earlier_requests_settled_at = if plan.rows.iter().any(|row| row.unresolved) {
-        let last_send = journal
-            .previous_run_last_send(run_id)
-            .map_err(|e| Failure::aborted(anyhow!(e)))?
-            .map_or(locked_at, |at| at.min(locked_at));
-        let at = last_send + settle;
-        if !args.quiet {
-            settle_note(&plan.rows, at);
-        }
-        Some(at)
-    } else {
-        None
-    };
+    let earlier_requests_settled_at =
+        earlier_requests_settled_at(args, ready, &journal, &plan, run_id, locked_at)?;
 
     let planned = plan.rows.len() as u64;
     let (display_tx, display_rx) = mpsc::unbounded_channel();
@@ -249,11 +352,11 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
     let display = tokio::spawn(progress::consume(
         display_rx,
         mode,
-        plan.rows.len() as u64,
+        planned,
         Arc::clone(&gate),
     ));
     let (recorder, recorder_thread) =
-        Recorder::start(journal, run_id, target.org_id.clone(), committed_tx);
+        Recorder::start(journal, run_id, ready.target.org_id.clone(), committed_tx);
     let started = Instant::now();
     let outcome = pipeline::run(
         Arc::new(client),
@@ -263,7 +366,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         PipelineConfig {
             concurrency: args.concurrency.into(),
             retry: RetryPolicy::new(args.max_attempts, args.max_backoff),
-            settle,
+            settle: ready.settle,
             earlier_requests_settled_at,
         },
         plan.rows,
@@ -277,23 +380,55 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
     display
         .await
         .map_err(|e| Failure::aborted(anyhow!("the display failed: {e}")))?;
-    let tally = recorded.tally;
-    let mut journal = recorded.journal.map_err(|e| Failure::aborted(anyhow!(e)))?;
-
-    summary.apply_tally(&tally, elapsed);
+    let journal = recorded.journal.map_err(|e| Failure::aborted(anyhow!(e)))?;
+    summary.apply_tally(&recorded.tally, elapsed);
     summary.apply_gate(args.rate, &gate.view());
+    Ok(Executed {
+        journal,
+        run_id,
+        planned,
+        outcome,
+    })
+}
+
+/// When the requests of the run before this one have settled, if this plan has people that run
+/// left `in_flight`: its last possible send (never later than our taking the lock) plus the
+/// settle window.
+fn earlier_requests_settled_at(
+    args: &RunArgs,
+    ready: &Ready<'_>,
+    journal: &Journal,
+    plan: &crate::journal::Plan,
+    run_id: i64,
+    locked_at: SystemTime,
+) -> Result<Option<SystemTime>, Failure> {
+    if !plan.rows.iter().any(|row| row.unresolved) {
+        return Ok(None);
+    }
+    let last_send = journal
+        .previous_run_last_send(run_id)
+        .map_err(|e| Failure::aborted(anyhow!(e)))?
+        .map_or(locked_at, |at| at.min(locked_at));
+    let at = last_send + ready.settle;
+    if !args.quiet {
+        settle_note(&plan.rows, at);
+    }
+    Ok(Some(at))
+}
+
+/// Records the run's totals and exit code, and prints the summary.
+fn finish(args: &RunArgs, executed: Executed, mut summary: Summary) -> Result<i32, Failure> {
+    let Executed {
+        mut journal,
+        run_id,
+        planned,
+        outcome,
+    } = executed;
     // Rows never handed to a worker (the run stopped first) have no event: count them too.
-    summary.unfinished = planned.saturating_sub(
-        summary.invited + summary.already_invited + summary.already_member + summary.failed,
-    );
+    summary.counts.unfinished =
+        planned.saturating_sub(summary.counts.done() + summary.counts.failed);
     summary.stopped = outcome.stopped.as_ref().map(ToString::to_string);
-    let code = if outcome.stopped.is_some() {
-        ABORTED
-    } else if summary.failed + summary.unfinished + summary.invalid > 0 {
-        INCOMPLETE
-    } else {
-        SUCCESS
-    };
+    let code = exit_code(outcome.stopped.is_some(), &summary);
     summary.exit_code = code;
     let totals = RunTotals {
         rows_total: summary.rows,
@@ -301,17 +436,16 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         rows_invalid: summary.invalid,
         rows_duplicate: summary.duplicates,
         skipped: summary.skipped,
-        invited: summary.invited,
-        already_invited: summary.already_invited,
-        already_member: summary.already_member,
-        failed: summary.failed,
-        unfinished: summary.unfinished,
-        requests: outcome.requests,
+        counts: crate::vocab::Counts {
+            // Every request sent, also those whose record the journal could not take.
+            requests: outcome.requests,
+            ..summary.counts.clone()
+        },
     };
     journal
         .finish_run(run_id, &totals, code)
         .map_err(|e| Failure::aborted(anyhow!(e)))?;
-    print_summary(&args, &summary);
+    print_summary(args, &summary);
     // With --quiet, print_summary has said why already.
     if let Some(reason) = outcome.stopped.as_ref().filter(|_| !args.quiet) {
         eprintln!(
@@ -325,6 +459,18 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         }
     }
     Ok(code)
+}
+
+/// The exit code of a run that went through the pipeline: 3 when it stopped early, 1 when
+/// anybody is left failed, unfinished or invalid, else 0.
+fn exit_code(stopped: bool, summary: &Summary) -> i32 {
+    if stopped {
+        ABORTED
+    } else if summary.counts.failed + summary.counts.unfinished + summary.invalid > 0 {
+        INCOMPLETE
+    } else {
+        SUCCESS
+    }
 }
 
 /// Resolves the organization, base URL and credentials, starting the simulator for
@@ -450,7 +596,7 @@ async fn dry_run(
         lapsed_note(counts.lapsed_skipped, counts.reinvited);
     }
     summary.skipped = counts.skipped;
-    summary.unfinished = counts.would_send;
+    summary.counts.unfinished = counts.would_send;
     if args.format == Format::Json {
         summary.plan = Some(people);
     }

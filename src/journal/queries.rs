@@ -13,7 +13,7 @@ use super::{InviteStatus, Journal, JournalError, MembershipState};
 use crate::plan::{Action, Known, PlannedRow, decide, invalid_row_replaces};
 use crate::roster::{InvalidRow, Invitee};
 use crate::util::now_rfc3339;
-use crate::vocab::EmailKey;
+use crate::vocab::{Counts, EmailKey};
 
 /// What is known about a run when it starts.
 #[derive(Debug, Clone)]
@@ -37,12 +37,9 @@ pub struct RunTotals {
     pub rows_invalid: u64,
     pub rows_duplicate: u64,
     pub skipped: u64,
-    pub invited: u64,
-    pub already_invited: u64,
-    pub already_member: u64,
-    pub failed: u64,
-    pub unfinished: u64,
-    pub requests: u64,
+    /// What the people came to; `retries` and `rate_limited` are not stored in `runs` (the
+    /// `attempts` table has every request).
+    pub counts: Counts,
 }
 
 /// What a run must do, decided from the roster and the journal.
@@ -123,13 +120,13 @@ impl Journal {
                     totals.rows_invalid as i64,
                     totals.rows_duplicate as i64,
                     totals.skipped as i64,
-                    totals.invited as i64,
-                    totals.failed as i64,
-                    totals.unfinished as i64,
-                    totals.requests as i64,
+                    totals.counts.invited as i64,
+                    totals.counts.failed as i64,
+                    totals.counts.unfinished as i64,
+                    totals.counts.requests as i64,
                     exit_code,
-                    totals.already_invited as i64,
-                    totals.already_member as i64,
+                    totals.counts.already_invited as i64,
+                    totals.counts.already_member as i64,
                 ],
             )
             .map_err(|e| sql(&path, e))?;
@@ -748,7 +745,10 @@ mod tests {
         let a = journal.start_run(&new_run()).unwrap();
         let b = journal.start_run(&new_run()).unwrap();
         let totals = RunTotals {
-            invited: 3,
+            counts: Counts {
+                invited: 3,
+                ..Counts::default()
+            },
             ..RunTotals::default()
         };
         journal.finish_run(b, &totals, 0).unwrap();

@@ -490,7 +490,10 @@ mod tests {
         let recorded = tokio::task::spawn_blocking(move || handle.finish())
             .await
             .unwrap();
-        assert_eq!(recorded.tally.invited, 1, "counted from what was committed");
+        assert_eq!(
+            recorded.tally.counts.invited, 1,
+            "counted from what was committed"
+        );
         let journal = recorded.journal.unwrap();
         let mut seen = Vec::new();
         while let Some(event) = display_rx.recv().await {

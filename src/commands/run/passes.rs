@@ -37,7 +37,7 @@ const BATCH: usize = 10_000;
 /// The file of a run, how to read it, and whether rows are reported on stderr.
 pub(super) struct Input<'a> {
     pub path: &'a Path,
-    pub options: &'a RosterOptions,
+    pub options: RosterOptions,
     /// Print invalid rows, duplicates and ignored columns (not with `--quiet` or JSON).
     pub report: bool,
 }
@@ -122,7 +122,7 @@ fn stream(
     // One name or rule can make thousands of rows invalid for the same reason: each reason is
     // printed for its first row, and its other rows are counted (see `Repeats`).
     let mut repeats = Repeats::default();
-    let file = roster::scan_from(reader, input.path, input.options, |row| {
+    let file = roster::scan_from(reader, input.path, &input.options, |row| {
         let row = match row {
             RowOutcome::Valid(invitee) if invitee.has_names() => match settings.directory {
                 Some(directory) => match directory.resolve(invitee) {
@@ -252,8 +252,9 @@ fn open(path: &Path) -> Result<std::fs::File, Failure> {
 /// `--strict`'s first pass: counts invalid rows and gathers names; reports and keeps nothing.
 pub(super) fn check(input: &Input<'_>) -> Result<Pass, Failure> {
     let quiet = Input {
+        path: input.path,
+        options: input.options.clone(),
         report: false,
-        ..*input
     };
     let settings = Settings {
         stop_at_names: false,
@@ -501,7 +502,7 @@ mod tests {
         let options = RosterOptions::default();
         let input = Input {
             path: &csv,
-            options: &options,
+            options,
             report: false,
         };
 
