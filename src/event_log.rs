@@ -15,8 +15,8 @@ use std::path::Path;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::pipeline::events::Event;
 use crate::util::now_rfc3339;
+use crate::vocab::events::Event;
 
 /// Where the lines go.
 pub enum EventLog {

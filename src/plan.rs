@@ -4,8 +4,16 @@
 //!
 //! It is a pure function of plain values, tested as a table below.
 
-use crate::journal::{InviteStatus, PlanOptions};
 use crate::roster::Invitee;
+use crate::vocab::InviteStatus;
+
+/// Choices of the operator that change what a run plans.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Plan again people who are done but whose invitation expired or was declined
+    /// (`run --reinvite-expired`).
+    pub reinvite_expired: bool,
+}
 
 /// One valid row the run must act on.
 #[derive(Debug, Clone)]

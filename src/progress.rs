@@ -16,9 +16,9 @@ use tokio::sync::mpsc;
 
 use crate::journal::InviteStatus;
 use crate::pipeline::RateGate;
-use crate::pipeline::events::Event;
-use crate::summary::Tally;
 use crate::util::human_duration;
+use crate::vocab::Tally;
+use crate::vocab::events::Event;
 
 /// Interval between plain progress lines.
 const PLAIN_INTERVAL: Duration = Duration::from_secs(2);

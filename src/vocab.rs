@@ -1,6 +1,12 @@
 //! The words every layer shares — the pipeline, the journal, the reports and the display — and
 //! that depend on none of them: the identity of a person (their email key) and the status of
-//! their invitation.
+//! their invitation, the events a run emits ([`events`]) and the counts they add up to
+//! ([`Counts`], [`Tally`]).
+
+pub mod events;
+mod tally;
+
+pub use tally::Tally;
 
 use std::fmt;
 

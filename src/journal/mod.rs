@@ -15,10 +15,11 @@ mod test_support;
 
 use std::path::PathBuf;
 
+pub use crate::plan::PlanOptions;
 pub use crate::plan::PlannedRow;
 pub use crate::vocab::InviteStatus;
 pub use lifecycle::{MembershipState, Observation, ReconcileRun, ReconcileTotals};
-pub use queries::{NewRun, Plan, PlanOptions, Planner, RunRecord, RunTotals, StatusCount};
+pub use queries::{NewRun, Plan, Planner, RunRecord, RunTotals, StatusCount};
 pub use recorder::{Recorded, Recorder, RecorderGone, RecorderHandle};
 pub use reports::{
     AttemptReport, InviteFilter, InviteReport, ProjectRoles, RUN_DID_NOT_FINISH, RUN_FINISHED,

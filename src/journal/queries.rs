@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::store::sql;
 use super::{InviteStatus, Journal, JournalError, MembershipState};
-use crate::plan::{Action, Known, PlannedRow, decide, invalid_row_replaces};
+use crate::plan::{Action, Known, PlanOptions, PlannedRow, decide, invalid_row_replaces};
 use crate::roster::{InvalidRow, Invitee};
 use crate::util::now_rfc3339;
 use crate::vocab::{Counts, EmailKey};
@@ -56,14 +56,6 @@ pub struct Plan {
     /// Among `rows`, people done earlier whose invitation lapsed, planned again because of
     /// `--reinvite-expired`.
     pub reinvited: usize,
-}
-
-/// Choices of the operator that change what a run plans.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PlanOptions {
-    /// Plan again people who are done but whose invitation expired or was declined
-    /// (`run --reinvite-expired`).
-    pub reinvite_expired: bool,
 }
 
 /// One line of `status`: how many people of an organization have a status.

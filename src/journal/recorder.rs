@@ -14,9 +14,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::store::sql;
 use super::{Journal, JournalError};
-use crate::pipeline::events::{AttemptRecord, Event, RowResult};
-use crate::summary::Tally;
 use crate::util::{now_rfc3339, rfc3339};
+use crate::vocab::Tally;
+use crate::vocab::events::{AttemptRecord, Event, RowResult};
 
 /// Most events applied in one transaction. Larger batches amortise the commit further but delay
 /// the acknowledgement of the first event in the batch.
@@ -241,7 +241,7 @@ fn write_loop(
             }
             Err(e) => {
                 let _ = display.send(Event::Stopping(
-                    crate::pipeline::events::StopReason::JournalFailed(e.to_string()),
+                    crate::vocab::events::StopReason::JournalFailed(e.to_string()),
                 ));
                 failure = Some(e);
                 batch.clear();
@@ -433,7 +433,7 @@ fn millis(d: Duration) -> f64 {
 mod tests {
     use super::*;
     use crate::journal::InviteStatus;
-    use crate::pipeline::events::{AttemptKind, AttemptOutcome};
+    use crate::vocab::events::{AttemptKind, AttemptOutcome};
     use std::time::SystemTime;
 
     use crate::journal::test_support::{ORG, invitee, new_run};

@@ -4,7 +4,7 @@
 //! The pipeline never prints and never touches SQLite directly: it hands [`events::Event`]s to
 //! the journal's recorder, which commits them and passes them on to the display.
 
-pub mod events;
+pub use crate::vocab::events;
 pub mod executor;
 pub mod lease;
 pub mod rate;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::vocab::{EmailKey, InviteStatus};
+use super::{EmailKey, InviteStatus};
 
 /// Which request an attempt was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
