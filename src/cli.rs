@@ -265,6 +265,27 @@ pub struct RunArgs {
     #[arg(long)]
     pub reinvite_expired: bool,
 
+    /// Only report the people whose roles, teams or projects in the file differ from what was
+    /// applied; by default they are updated (a pending invitation's grants through PATCH
+    /// …/invites/{id}, a user's through PATCH …/users/{id}).
+    #[arg(long)]
+    pub no_update: bool,
+
+    /// Also remove from the organization the people this journal invited into it who are no
+    /// longer in the file (leavers). Never more than --max-removals, never the last
+    /// ORG_OWNER; removals need --yes without a terminal.
+    #[arg(long)]
+    pub prune: bool,
+
+    /// With --prune: refuse the run (exit 2, nothing sent) when it would remove more people
+    /// than this, which usually means the wrong file.
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "prune")]
+    pub max_removals: u32,
+
+    /// Answer yes to the confirmation asked before removing anybody or granting ORG_OWNER.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
     /// Run against the built-in simulator (realistic latency, some 500s, a rate limit); no
     /// credentials needed [journal default: atlas-invite-simulate.db].
     #[arg(long)]

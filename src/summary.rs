@@ -98,6 +98,9 @@ pub struct PlannedPerson {
     pub projects: Vec<crate::atlas::model::GroupRoleAssignment>,
     /// The grants in one phrase, names still to resolve included.
     pub grants: String,
+    /// For `update` (and a difference reported with `--no-update`): old → new.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
 }
 
 impl Summary {

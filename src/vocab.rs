@@ -20,11 +20,15 @@ pub enum InviteStatus {
     Invalid,
     AlreadyInvited,
     AlreadyMember,
+    /// `revoke` cancelled the pending invitation this journal created.
+    Revoked,
+    /// `run --prune` or `revoke --remove-active` removed the person from the organization.
+    Removed,
 }
 
 impl InviteStatus {
     /// Every status, in the order summaries list them.
-    pub const ALL: [InviteStatus; 7] = [
+    pub const ALL: [InviteStatus; 9] = [
         InviteStatus::Invited,
         InviteStatus::AlreadyInvited,
         InviteStatus::AlreadyMember,
@@ -32,6 +36,8 @@ impl InviteStatus {
         InviteStatus::Invalid,
         InviteStatus::Pending,
         InviteStatus::InFlight,
+        InviteStatus::Revoked,
+        InviteStatus::Removed,
     ];
 
     /// The value stored in the journal.
@@ -44,6 +50,8 @@ impl InviteStatus {
             InviteStatus::Invalid => "invalid",
             InviteStatus::AlreadyInvited => "already_invited",
             InviteStatus::AlreadyMember => "already_member",
+            InviteStatus::Revoked => "revoked",
+            InviteStatus::Removed => "removed",
         }
     }
 
@@ -163,6 +171,80 @@ impl PartialEq<EmailKey> for String {
     }
 }
 
+/// What a run does for one person: the invitation, or one of the changes that follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Create the invitation (`POST …/invites` or `…/users`).
+    Invite,
+    /// Set a pending invitation's or a user's grants to what the file now asks.
+    Update,
+    /// Cancel a pending invitation (or pending user) that a run created.
+    Revoke,
+    /// Remove a person from the organization.
+    Remove,
+}
+
+impl Operation {
+    /// The value stored in `changes.operation` and `attempts.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Invite => "invite",
+            Operation::Update => "update",
+            Operation::Revoke => "revoke",
+            Operation::Remove => "remove",
+        }
+    }
+
+    /// Parses a stored value.
+    pub fn parse(text: &str) -> Option<Operation> {
+        [
+            Operation::Invite,
+            Operation::Update,
+            Operation::Revoke,
+            Operation::Remove,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == text)
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state of one change (`changes.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeState {
+    /// Decided, not answered yet.
+    Planned,
+    /// Atlas applied it, or had nothing left to remove.
+    Done,
+    /// Left alone on purpose (an accepted invitation without `--remove-active`).
+    Kept,
+    Failed,
+}
+
+impl ChangeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeState::Planned => "planned",
+            ChangeState::Done => "done",
+            ChangeState::Kept => "kept",
+            ChangeState::Failed => "failed",
+        }
+    }
+}
+
+impl rusqlite::types::ToSql for ChangeState {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
 /// What the people of a run came to, and what it took: the one set of counts that the recorder
 /// produces from committed results and that the summary (text and JSON), the `runs` row and the
 /// exit code all read.
@@ -179,6 +261,14 @@ pub struct Counts {
     pub requests: u64,
     pub retries: u64,
     pub rate_limited: u64,
+    /// People whose grants were updated to what the file asks.
+    pub updated: u64,
+    /// Pending invitations cancelled (`revoke`).
+    pub revoked: u64,
+    /// People removed from the organization (`--prune`, `revoke --remove-active`).
+    pub removed: u64,
+    /// Changes left alone on purpose (accepted invitations `revoke` does not touch).
+    pub kept: u64,
 }
 
 impl Counts {

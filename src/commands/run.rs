@@ -241,9 +241,7 @@ async fn plan(
         os_user: os_user(),
         hostname: hostname(),
     };
-    let plan_options = PlanOptions {
-        reinvite_expired: args.reinvite_expired,
-    };
+    let plan_options = plan_options(args);
     let mut directory = ready.directory.clone();
     let mut report_from = 0;
     loop {
@@ -569,7 +567,7 @@ async fn dry_run(
         let (pass, mut counts) = passes::dry_run(
             journal.as_ref(),
             &target.org_id,
-            args.reinvite_expired,
+            plan_options(args),
             print,
             args.format == Format::Json,
             input,
@@ -607,6 +605,15 @@ async fn dry_run(
     };
     print_summary(args, &summary);
     Ok(summary.exit_code)
+}
+
+/// The choices that change what a run plans, as `decide` takes them.
+fn plan_options(args: &RunArgs) -> PlanOptions {
+    PlanOptions {
+        reinvite_expired: args.reinvite_expired,
+        no_update: args.no_update,
+        prune: args.prune,
+    }
 }
 
 /// `--settle`, or its default, checked against `--timeout`: a shorter window would let a lookup

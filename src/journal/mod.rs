@@ -5,6 +5,7 @@
 //! and `recorder` is the single writer during a run, consuming pipeline events. `lifecycle`
 //! records what `reconcile` observes in Atlas, and `reports` holds the audit reads.
 
+mod changes;
 mod lifecycle;
 mod queries;
 mod recorder;
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 pub use crate::plan::PlanOptions;
 pub use crate::plan::PlannedRow;
 pub use crate::vocab::InviteStatus;
+pub use changes::{Candidate, ChangeReport, RevokeSelection};
 pub use lifecycle::{MembershipState, Observation, ReconcileRun, ReconcileTotals};
 pub use queries::{NewRun, Plan, Planner, RunRecord, RunTotals, StatusCount};
 pub use recorder::{Recorded, Recorder, RecorderGone, RecorderHandle};

@@ -1,7 +1,7 @@
 //! Reads and writes of the journal outside the recorder: starting and finishing a run, planning
 //! what a run must send, and the counts `status` shows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -10,10 +10,14 @@ use serde::Serialize;
 
 use super::store::sql;
 use super::{InviteStatus, Journal, JournalError, MembershipState};
-use crate::plan::{Action, Known, PlanOptions, PlannedRow, decide, invalid_row_replaces};
+use crate::plan::{
+    Action, Grants, Known, PlanOptions, PlannedChange, PlannedRow, decide_with_grants,
+    invalid_row_replaces,
+};
 use crate::roster::{InvalidRow, Invitee};
 use crate::util::now_rfc3339;
-use crate::vocab::{Counts, EmailKey};
+use crate::vocab::{Counts, EmailKey, Operation};
+use super::changes::{insert_change, leavers};
 
 /// What is known about a run when it starts.
 #[derive(Debug, Clone)]
@@ -56,6 +60,11 @@ pub struct Plan {
     /// Among `rows`, people done earlier whose invitation lapsed, planned again because of
     /// `--reinvite-expired`.
     pub reinvited: usize,
+    /// Updates (grants changed in the file) and, with `--prune`, removals: registered in
+    /// `changes`, in file order then address order.
+    pub changes: Vec<PlannedChange>,
+    /// Among `skipped`, people whose grants differ from the file but `--no-update` was given.
+    pub drifted: usize,
 }
 
 /// One line of `status`: how many people of an organization have a status.
@@ -150,20 +159,32 @@ impl Journal {
         &self,
         org_id: &str,
         invitees: &[Invitee],
-    ) -> Result<HashMap<EmailKey, InviteStatus>, JournalError> {
+    ) -> Result<HashMap<EmailKey, (InviteStatus, Option<Grants>)>, JournalError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT status FROM invites WHERE org_id = ?1 AND email_key = ?2")
+            .prepare_cached(
+                "SELECT status, roles, team_ids, projects FROM invites
+                 WHERE org_id = ?1 AND email_key = ?2",
+            )
             .map_err(|e| sql(self.path(), e))?;
         let mut found = HashMap::new();
         for invitee in invitees {
             let key = invitee.email_key();
-            let status: Option<InviteStatus> = stmt
-                .query_row(params![org_id, key], |r| r.get(0))
+            let known: Option<(InviteStatus, Option<Grants>)> = stmt
+                .query_row(params![org_id, key], |r| {
+                    Ok((
+                        r.get(0)?,
+                        Grants::from_json(
+                            &r.get::<_, String>(1)?,
+                            &r.get::<_, String>(2)?,
+                            &r.get::<_, String>(3)?,
+                        ),
+                    ))
+                })
                 .optional()
                 .map_err(|e| sql(self.path(), e))?;
-            if let Some(status) = status {
-                found.insert(key, status);
+            if let Some(known) = known {
+                found.insert(key, known);
             }
         }
         Ok(found)
@@ -219,6 +240,7 @@ impl Journal {
             now: now_rfc3339(),
             options,
             plan: Plan::default(),
+            in_file: options.prune.then(HashSet::new),
         })
     }
 
@@ -232,6 +254,15 @@ impl Journal {
         let mut planner = self.planner(0, &run.org_id, options)?;
         planner.run_id = insert_run(&planner.tx, run).map_err(|e| sql(&planner.path, e))?;
         Ok(planner)
+    }
+
+    /// The people `run --prune` would remove, without registering anything (`--dry-run`).
+    pub fn leavers_of(
+        &self,
+        org_id: &str,
+        in_file: &HashSet<EmailKey>,
+    ) -> Result<Vec<PlannedChange>, JournalError> {
+        leavers(&self.conn, org_id, in_file).map_err(|e| sql(self.path(), e))
     }
 
     /// How many people have each status, per organization (or for one), ordered by
@@ -334,6 +365,9 @@ pub struct Planner<'j> {
     now: String,
     options: PlanOptions,
     plan: Plan,
+    /// With `--prune`: every address of the file, valid or not, so that the people left out
+    /// can be found at the end.
+    in_file: Option<HashSet<EmailKey>>,
 }
 
 impl Planner<'_> {
@@ -361,8 +395,9 @@ impl Planner<'_> {
         let mut select = self
             .tx
             .prepare_cached(
-                "SELECT status, membership_state FROM invites
-                 WHERE org_id = ?1 AND email_key = ?2",
+                "SELECT status, membership_state, roles, team_ids, projects, invitation_id,
+                        atlas_user_id
+                 FROM invites WHERE org_id = ?1 AND email_key = ?2",
             )
             .map_err(|e| sql(path, e))?;
         let mut select_run = self
@@ -399,20 +434,64 @@ impl Planner<'_> {
             .map_err(|e| sql(path, e))?;
         for invitee in invitees {
             let key = invitee.email_key();
-            let existing: Option<(InviteStatus, Option<String>)> = select
-                .query_row(params![org_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
+            if let Some(in_file) = &mut self.in_file {
+                in_file.insert(key.clone());
+            }
+            let existing: Option<Existing> = select
+                .query_row(params![org_id, key], |r| {
+                    Ok(Existing {
+                        status: r.get(0)?,
+                        membership: r.get(1)?,
+                        grants: Grants::from_json(
+                            &r.get::<_, String>(2)?,
+                            &r.get::<_, String>(3)?,
+                            &r.get::<_, String>(4)?,
+                        ),
+                        invitation_id: r.get(5)?,
+                        user_id: r.get(6)?,
+                    })
+                })
                 .optional()
                 .map_err(|e| sql(path, e))?;
             let lapsed = existing
                 .as_ref()
-                .and_then(|(_, state)| state.as_deref())
+                .and_then(|e| e.membership.as_deref())
                 .and_then(MembershipState::parse)
                 .is_some_and(MembershipState::is_lapsed);
-            let known = existing.map(|(status, _)| Known { status, lapsed });
-            let unresolved = match decide(known, self.options) {
+            let known = existing.as_ref().map(|e| Known {
+                status: e.status,
+                lapsed,
+            });
+            let applied = existing.as_ref().and_then(|e| e.grants.as_ref());
+            let desired = Grants::of(&invitee);
+            let unresolved = match decide_with_grants(known, applied, &desired, self.options) {
                 Action::Skip { lapsed, .. } => {
                     plan.lapsed_skipped += usize::from(lapsed);
                     plan.skipped += 1;
+                    continue;
+                }
+                Action::Drifted { .. } => {
+                    plan.drifted += 1;
+                    plan.skipped += 1;
+                    continue;
+                }
+                Action::Update => {
+                    let existing = existing.expect("an update is for a known person");
+                    let mut change = PlannedChange {
+                        id: 0,
+                        email: invitee.email.clone(),
+                        email_key: key,
+                        operation: Operation::Update,
+                        reason: "the file asks for other grants".into(),
+                        from: existing.grants.unwrap_or_default(),
+                        to: Some(desired),
+                        invitation_id: existing.invitation_id,
+                        user_id: existing.user_id,
+                        remove_active: false,
+                    };
+                    insert_change(&self.tx, run_id, org_id, now, &mut change)
+                        .map_err(|e| sql(path, e))?;
+                    plan.changes.push(change);
                     continue;
                 }
                 Action::Reinvite => {
@@ -456,6 +535,10 @@ impl Planner<'_> {
                 continue;
             };
             let key = EmailKey::of(email);
+            if let Some(in_file) = &mut self.in_file {
+                // A person whose row is broken this month has not left.
+                in_file.insert(key.clone());
+            }
             let existing: Option<(InviteStatus, Option<i64>)> = select_run
                 .query_row(params![org_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()
@@ -498,11 +581,38 @@ impl Planner<'_> {
         Ok(())
     }
 
+    /// With `--prune`, once the whole file is planned: registers the removal of everybody this
+    /// journal invited into the organization who is not in the file, and returns how many.
+    pub fn plan_removals(&mut self) -> Result<usize, JournalError> {
+        let Some(in_file) = self.in_file.take() else {
+            return Ok(0);
+        };
+        let path = &self.path;
+        let mut leavers = leavers(&self.tx, &self.org_id, &in_file).map_err(|e| sql(path, e))?;
+        for change in &mut leavers {
+            insert_change(&self.tx, self.run_id, &self.org_id, &self.now, change)
+                .map_err(|e| sql(path, e))?;
+        }
+        let count = leavers.len();
+        self.plan.changes.extend(leavers);
+        Ok(count)
+    }
+
     /// Commits every batch, and returns the plan.
     pub fn commit(self) -> Result<Plan, JournalError> {
         self.tx.commit().map_err(|e| sql(&self.path, e))?;
         Ok(self.plan)
     }
+}
+
+/// A person's row as planning reads it.
+struct Existing {
+    status: InviteStatus,
+    membership: Option<String>,
+    /// `None` when the stored grants do not parse.
+    grants: Option<Grants>,
+    invitation_id: Option<String>,
+    user_id: Option<String>,
 }
 
 fn json_roles(invitee: &Invitee) -> String {

@@ -15,8 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::store::sql;
 use super::{Journal, JournalError};
 use crate::util::{now_rfc3339, rfc3339};
-use crate::vocab::Tally;
-use crate::vocab::events::{AttemptRecord, Event, RowResult};
+use crate::vocab::events::{AttemptRecord, ChangeResult, ChangeTarget, Event, RowResult};
+use crate::vocab::{ChangeState, InviteStatus, Operation, Tally};
 
 /// Most events applied in one transaction. Larger batches amortise the commit further but delay
 /// the acknowledgement of the first event in the batch.
@@ -322,6 +322,7 @@ fn apply(
         }
         Event::Attempt(record) => record_attempt(tx, run_id, org_id, record)?,
         Event::Finished(result) => record_result(tx, run_id, org_id, now, result)?,
+        Event::ChangeFinished(change) => record_change(tx, run_id, org_id, now, change)?,
         Event::Lease { until } => {
             tx.prepare_cached("UPDATE runs SET lease_until = ?2 WHERE id = ?1")?
                 .execute(params![run_id, rfc3339(*until)])?;
@@ -385,6 +386,66 @@ fn insert_attempt(
         millis(a.latency),
         a.outcome.as_str(),
     ])?;
+    Ok(())
+}
+
+/// Records the end of a change, and what it changed: an update's new grants become the person's
+/// grants (what was last applied), a revocation or removal becomes their status.
+fn record_change(
+    tx: &Transaction<'_>,
+    run_id: i64,
+    org_id: &str,
+    now: &str,
+    c: &ChangeResult,
+) -> rusqlite::Result<()> {
+    if let Some(attempt) = &c.last_attempt {
+        insert_attempt(tx, run_id, org_id, attempt)?;
+    }
+    let finished = (c.state != ChangeState::Planned).then_some(now);
+    tx.prepare_cached(
+        "UPDATE changes SET state = ?2, target = coalesce(?3, target),
+                target_id = coalesce(?4, target_id), http_status = ?5, error_code = ?6,
+                detail = ?7, finished_at = ?8
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        c.change_id,
+        c.state,
+        c.target.as_ref().map(ChangeTarget::kind),
+        c.target.as_ref().map(ChangeTarget::id),
+        c.http_status,
+        c.error_code,
+        c.detail,
+        finished,
+    ])?;
+    if c.state != ChangeState::Done {
+        return Ok(());
+    }
+    match c.operation {
+        Operation::Update => {
+            tx.prepare_cached(
+                "UPDATE invites SET roles = ch.new_roles, team_ids = ch.new_team_ids,
+                        projects = ch.new_projects, updated_at = ?3
+                 FROM (SELECT new_roles, new_team_ids, new_projects FROM changes WHERE id = ?4) AS ch
+                 WHERE org_id = ?1 AND email_key = ?2",
+            )?
+            .execute(params![org_id, c.email_key, now, c.change_id])?;
+        }
+        Operation::Revoke | Operation::Remove => {
+            let status = if c.operation == Operation::Revoke {
+                InviteStatus::Revoked
+            } else {
+                InviteStatus::Removed
+            };
+            tx.prepare_cached(
+                "UPDATE invites SET status = ?3, updated_at = ?4, last_run_id = ?5,
+                        membership_state = NULL, membership_observed_at = NULL
+                 WHERE org_id = ?1 AND email_key = ?2",
+            )?
+            .execute(params![org_id, c.email_key, status, now, run_id])?;
+        }
+        Operation::Invite => {}
+    }
     Ok(())
 }
 

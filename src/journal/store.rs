@@ -41,6 +41,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0006_run_lease",
         include_str!("../../migrations/0006_run_lease.sql"),
     ),
+    (
+        "0007_changes",
+        include_str!("../../migrations/0007_changes.sql"),
+    ),
 ];
 
 /// How long a connection waits for another's write lock before giving up. Reads from `status`

@@ -4,15 +4,22 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::{EmailKey, InviteStatus};
+use super::{ChangeState, EmailKey, InviteStatus, Operation};
 
 /// Which request an attempt was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptKind {
     /// The POST that creates the invitation.
     Invite,
-    /// A GET that checks whether an invitation already exists after an unknown outcome.
+    /// A GET that checks whether an invitation already exists after an unknown outcome, or
+    /// finds the invitation or user a change acts on.
     Lookup,
+    /// A PATCH that sets a pending invitation's or a user's grants.
+    Update,
+    /// A DELETE that cancels a pending invitation or pending user.
+    Revoke,
+    /// A DELETE that removes a user from the organization.
+    Remove,
 }
 
 impl AttemptKind {
@@ -21,6 +28,9 @@ impl AttemptKind {
         match self {
             AttemptKind::Invite => "invite",
             AttemptKind::Lookup => "lookup",
+            AttemptKind::Update => "update",
+            AttemptKind::Revoke => "revoke",
+            AttemptKind::Remove => "remove",
         }
     }
 }
@@ -44,6 +54,10 @@ pub enum AttemptOutcome {
     Refused,
     /// 401 or 403: the credentials cannot do this.
     Unauthorized,
+    /// A change was applied (2xx to a PATCH or DELETE).
+    Applied,
+    /// A DELETE found nothing to delete (404): it is gone already.
+    Gone,
 }
 
 impl AttemptOutcome {
@@ -60,6 +74,8 @@ impl AttemptOutcome {
             AttemptOutcome::Unknown => "unknown",
             AttemptOutcome::Refused => "refused",
             AttemptOutcome::Unauthorized => "unauthorized",
+            AttemptOutcome::Applied => "applied",
+            AttemptOutcome::Gone => "gone",
         }
     }
 }
@@ -94,6 +110,51 @@ pub struct RowResult {
     /// Requests made for this person in this run.
     pub attempts: u32,
     /// The last request, when it was not reported on its own: it ended the row.
+    pub last_attempt: Option<AttemptRecord>,
+}
+
+/// What a change acted on in Atlas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeTarget {
+    /// A pending invitation, by id.
+    Invitation(String),
+    /// A pending or active user, by id.
+    User(String),
+}
+
+impl ChangeTarget {
+    /// `changes.target`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChangeTarget::Invitation(_) => "invitation",
+            ChangeTarget::User(_) => "user",
+        }
+    }
+
+    /// `changes.target_id`.
+    pub fn id(&self) -> &str {
+        match self {
+            ChangeTarget::Invitation(id) | ChangeTarget::User(id) => id,
+        }
+    }
+}
+
+/// The end of one change (an update, a revocation or a removal) in this run.
+#[derive(Debug, Clone)]
+pub struct ChangeResult {
+    /// `changes.id`.
+    pub change_id: i64,
+    pub email_key: EmailKey,
+    pub email: String,
+    pub operation: Operation,
+    pub state: ChangeState,
+    pub target: Option<ChangeTarget>,
+    pub http_status: Option<u16>,
+    pub error_code: Option<String>,
+    pub detail: Option<String>,
+    /// Requests made for this change in this run.
+    pub attempts: u32,
+    /// The last request, when it was not reported on its own.
     pub last_attempt: Option<AttemptRecord>,
 }
 
@@ -152,6 +213,8 @@ pub enum Event {
     RateLimited { wait: Duration, rate_per_sec: f64 },
     /// A person is done for this run.
     Finished(RowResult),
+    /// A change is done for this run.
+    ChangeFinished(ChangeResult),
     /// The pipeline stops taking new rows.
     Stopping(StopReason),
     /// The run may send until `until`: committed to `runs.lease_until` before any request

@@ -1,8 +1,7 @@
 //! The run's tally: what the committed events add up to.
 
-use super::Counts;
-use super::InviteStatus;
-use super::events::{AttemptOutcome, AttemptRecord, Event, RowResult};
+use super::events::{AttemptOutcome, AttemptRecord, ChangeResult, Event, RowResult};
+use super::{ChangeState, Counts, InviteStatus, Operation};
 
 /// Counts of what the pipeline did, from committed events only.
 #[derive(Debug, Clone, Default)]
@@ -10,6 +9,8 @@ pub struct Tally {
     pub counts: Counts,
     /// Rows that did not end done, in the order they ended.
     pub problems: Vec<RowResult>,
+    /// Changes that did not end done or kept, in the order they ended.
+    pub change_problems: Vec<ChangeResult>,
     /// The `Sunset` date Atlas announced for the endpoint in use, if it did.
     pub sunset: Option<String>,
 }
@@ -30,9 +31,29 @@ impl Tally {
                     InviteStatus::AlreadyMember => self.counts.already_member += 1,
                     InviteStatus::Failed | InviteStatus::Invalid => self.counts.failed += 1,
                     InviteStatus::Pending | InviteStatus::InFlight => self.counts.unfinished += 1,
+                    // Only changes end so, reported as `ChangeFinished`.
+                    InviteStatus::Revoked | InviteStatus::Removed => {}
                 }
                 if !r.status.is_done() {
                     self.problems.push(r.clone());
+                }
+            }
+            Event::ChangeFinished(c) => {
+                if let Some(a) = &c.last_attempt {
+                    self.count_request(a);
+                }
+                let counts = &mut self.counts;
+                match (c.state, c.operation) {
+                    (ChangeState::Done, Operation::Update) => counts.updated += 1,
+                    (ChangeState::Done, Operation::Revoke) => counts.revoked += 1,
+                    (ChangeState::Done, Operation::Remove) => counts.removed += 1,
+                    (ChangeState::Done, Operation::Invite) => counts.invited += 1,
+                    (ChangeState::Kept, _) => counts.kept += 1,
+                    (ChangeState::Failed, _) => counts.failed += 1,
+                    (ChangeState::Planned, _) => counts.unfinished += 1,
+                }
+                if matches!(c.state, ChangeState::Failed | ChangeState::Planned) {
+                    self.change_problems.push(c.clone());
                 }
             }
             Event::Deprecated { sunset, .. } => self.sunset = Some(sunset.clone()),

@@ -15,6 +15,7 @@
 //! What a pass prints (invalid rows, duplicates, `--dry-run` lines) is final: a second pass
 //! prints only from the line where the first one stopped.
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -26,7 +27,7 @@ use super::super::input::Directory;
 use crate::exit::Failure;
 use crate::journal::{InviteStatus, Journal, NewRun, Plan, PlanOptions, Planner};
 use crate::pipeline::StopSignal;
-use crate::plan::{Action, Known, decide};
+use crate::plan::{Action, Grants, Known, decide_with_grants};
 use crate::roster::{self, InvalidRow, Invitee, NameSet, RosterOptions, RosterSummary, RowOutcome};
 use crate::summary::{ProblemRow, Summary};
 use crate::vocab::EmailKey;
@@ -346,6 +347,14 @@ pub(super) struct DryRun {
     pub skipped: u64,
     pub lapsed_skipped: usize,
     pub reinvited: usize,
+    /// People whose grants would be updated.
+    pub updates: u64,
+    /// People whose grants differ but `--no-update` was given.
+    pub drifted: u64,
+    /// Invitations or updates that would grant ORG_OWNER.
+    pub owner_grants: usize,
+    /// With `--prune`: the people who would be removed.
+    pub removals: Vec<crate::plan::PlannedChange>,
 }
 
 /// `--dry-run`'s pass: looks each valid row up in the journal (when there is one), batch by
@@ -353,7 +362,7 @@ pub(super) struct DryRun {
 pub(super) fn dry_run(
     journal: Option<&Journal>,
     org_id: &str,
-    reinvite_expired: bool,
+    options: PlanOptions,
     print: bool,
     collect: bool,
     input: &Input<'_>,
@@ -361,6 +370,8 @@ pub(super) fn dry_run(
 ) -> Result<(Pass, DryRun), Failure> {
     let mut counts = DryRun::default();
     let mut batch = Vec::with_capacity(BATCH);
+    // With --prune: every address of the file, valid or not (see `Planner::plan_removals`).
+    let mut in_file = options.prune.then(HashSet::new);
     let mut decide = |batch: &mut Vec<Invitee>| -> Result<(), Failure> {
         let (known, lapsed) = match journal {
             Some(journal) => (
@@ -373,21 +384,40 @@ pub(super) fn dry_run(
         };
         for invitee in batch.drain(..) {
             let key = invitee.email_key();
-            let known = known.get(&key).map(|&status| Known {
+            let stored = known.get(&key);
+            let known = stored.map(|&(status, _)| Known {
                 status,
                 lapsed: lapsed.contains(key.as_str()),
             });
-            let action = decide(known, PlanOptions { reinvite_expired });
+            let applied = stored.and_then(|(_, grants)| grants.as_ref());
+            let desired = Grants::of(&invitee);
+            let action = decide_with_grants(known, applied, &desired, options);
+            // What the row's grants column says: the change, for an update or a difference.
+            let mut change = None;
             match action {
                 Action::Skip { lapsed, .. } => {
                     counts.lapsed_skipped += usize::from(lapsed);
                     counts.skipped += 1;
                 }
+                Action::Update | Action::Drifted { .. } => {
+                    let from = applied.cloned().unwrap_or_default();
+                    change = Some(from.change_to(&desired));
+                    if action == Action::Update {
+                        counts.updates += 1;
+                        counts.owner_grants += usize::from(desired.has_owner() && !from.has_owner());
+                    } else {
+                        counts.drifted += 1;
+                        counts.skipped += 1;
+                    }
+                }
                 Action::Reinvite => {
                     counts.would_send += 1;
                     counts.reinvited += 1;
                 }
-                Action::Send | Action::Resolve => counts.would_send += 1,
+                Action::Send | Action::Resolve => {
+                    counts.would_send += 1;
+                    counts.owner_grants += usize::from(desired.has_owner());
+                }
             }
             let sends = action.sends();
             let action = action.label();
@@ -405,6 +435,7 @@ pub(super) fn dry_run(
                     team_ids: invitee.team_ids.clone(),
                     projects: invitee.projects.clone(),
                     grants: invitee.grants_text(),
+                    change: change.clone(),
                 });
             }
             if print && invitee.line >= settings.report_from {
@@ -413,23 +444,49 @@ pub(super) fn dry_run(
                     invitee.line,
                     action,
                     crate::terminal::safe(&invitee.email),
-                    crate::terminal::safe(&invitee.grants_text())
+                    crate::terminal::safe(&change.unwrap_or_else(|| invitee.grants_text()))
                 );
             }
         }
         Ok(())
     };
     let pass = stream(input, open(input.path)?, settings, |row| {
-        if let Row::Valid(invitee) = row {
-            batch.push(invitee);
-            if batch.len() >= BATCH {
-                decide(&mut batch)?;
+        match row {
+            Row::Valid(invitee) => {
+                if let Some(in_file) = &mut in_file {
+                    in_file.insert(invitee.email_key());
+                }
+                batch.push(invitee);
+                if batch.len() >= BATCH {
+                    decide(&mut batch)?;
+                }
+            }
+            Row::Invalid(bad) => {
+                if let (Some(in_file), Some(email)) = (&mut in_file, bad.email.as_deref()) {
+                    in_file.insert(EmailKey::of(email));
+                }
             }
         }
         Ok(())
     })?;
     // Even when names ended the pass's work: the rows before them are printed by this pass.
     decide(&mut batch)?;
+    drop(decide);
+    if let (Some(in_file), Some(journal), false) = (&in_file, journal, pass.needs_names()) {
+        counts.removals = journal
+            .leavers_of(org_id, in_file)
+            .map_err(Failure::usage)?;
+        if print {
+            for change in &counts.removals {
+                crate::outln!(
+                    "            {:<16}  {}  {}",
+                    "remove",
+                    crate::terminal::safe(&change.email),
+                    crate::terminal::safe(&change.reason)
+                );
+            }
+        }
+    }
     Ok((pass, counts))
 }
 
