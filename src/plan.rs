@@ -163,7 +163,11 @@ impl Grants {
     /// What a valid row of the file asks for.
     pub fn of(invitee: &Invitee) -> Grants {
         Grants::new(
-            invitee.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            invitee
+                .roles
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
             invitee.team_ids.clone(),
             invitee.projects.clone(),
         )
@@ -198,20 +202,12 @@ impl Grants {
     pub fn change_to(&self, to: &Grants) -> String {
         let mut parts = Vec::new();
         if self.roles != to.roles {
-            parts.push(format!(
-                "roles {} → {}",
-                list(&self.roles),
-                list(&to.roles)
-            ));
+            parts.push(format!("roles {} → {}", list(&self.roles), list(&to.roles)));
         }
         if self.team_ids != to.team_ids {
             let added = to.team_ids.iter().filter(|t| !self.team_ids.contains(t));
             let removed = self.team_ids.iter().filter(|t| !to.team_ids.contains(t));
-            parts.push(format!(
-                "teams +{} −{}",
-                added.count(),
-                removed.count()
-            ));
+            parts.push(format!("teams +{} −{}", added.count(), removed.count()));
         }
         if self.projects != to.projects {
             let text = |projects: &[GroupRoleAssignment]| {
@@ -313,10 +309,12 @@ mod tests {
     const PLAIN: PlanOptions = PlanOptions {
         reinvite_expired: false,
         no_update: false,
+        prune: false,
     };
     const REINVITE: PlanOptions = PlanOptions {
         reinvite_expired: true,
         no_update: false,
+        prune: false,
     };
 
     fn known(status: InviteStatus, lapsed: bool) -> Option<Known> {
@@ -447,8 +445,20 @@ mod tests {
             ..PLAIN
         };
         let table = [
-            (known(Invited, false), Some(&applied), &desired, PLAIN, Action::Update),
-            (known(AlreadyInvited, false), Some(&applied), &desired, PLAIN, Action::Update),
+            (
+                known(Invited, false),
+                Some(&applied),
+                &desired,
+                PLAIN,
+                Action::Update,
+            ),
+            (
+                known(AlreadyInvited, false),
+                Some(&applied),
+                &desired,
+                PLAIN,
+                Action::Update,
+            ),
             (
                 known(Invited, false),
                 Some(&applied),
@@ -462,7 +472,10 @@ mod tests {
                 Some(&desired),
                 &desired,
                 PLAIN,
-                Action::Skip { status: Invited, lapsed: false },
+                Action::Skip {
+                    status: Invited,
+                    lapsed: false,
+                },
             ),
             // Members before the tool are not managed by it.
             (
@@ -470,22 +483,58 @@ mod tests {
                 Some(&applied),
                 &desired,
                 PLAIN,
-                Action::Skip { status: AlreadyMember, lapsed: false },
+                Action::Skip {
+                    status: AlreadyMember,
+                    lapsed: false,
+                },
             ),
             // A lapsed invitation sent again carries the new grants anyway.
-            (known(Invited, true), Some(&applied), &desired, REINVITE, Action::Reinvite),
+            (
+                known(Invited, true),
+                Some(&applied),
+                &desired,
+                REINVITE,
+                Action::Reinvite,
+            ),
             // Not done: sent with the file's grants.
-            (known(Failed, false), Some(&applied), &desired, PLAIN, Action::Send),
-            (known(Revoked, false), Some(&applied), &desired, PLAIN, Action::Send),
-            (known(Removed, false), Some(&applied), &desired, PLAIN, Action::Send),
-            (known(InFlight, false), Some(&applied), &desired, PLAIN, Action::Resolve),
+            (
+                known(Failed, false),
+                Some(&applied),
+                &desired,
+                PLAIN,
+                Action::Send,
+            ),
+            (
+                known(Revoked, false),
+                Some(&applied),
+                &desired,
+                PLAIN,
+                Action::Send,
+            ),
+            (
+                known(Removed, false),
+                Some(&applied),
+                &desired,
+                PLAIN,
+                Action::Send,
+            ),
+            (
+                known(InFlight, false),
+                Some(&applied),
+                &desired,
+                PLAIN,
+                Action::Resolve,
+            ),
             // Unreadable stored grants never trigger a change.
             (
                 known(Invited, false),
                 None,
                 &desired,
                 PLAIN,
-                Action::Skip { status: Invited, lapsed: false },
+                Action::Skip {
+                    status: Invited,
+                    lapsed: false,
+                },
             ),
         ];
         for (known, applied, desired, options, expected) in table {

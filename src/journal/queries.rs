@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
+use super::changes::{insert_change, leavers};
 use super::store::sql;
 use super::{InviteStatus, Journal, JournalError, MembershipState};
 use crate::plan::{
@@ -17,7 +18,6 @@ use crate::plan::{
 use crate::roster::{InvalidRow, Invitee};
 use crate::util::now_rfc3339;
 use crate::vocab::{Counts, EmailKey, Operation};
-use super::changes::{insert_change, leavers};
 
 /// What is known about a run when it starts.
 #[derive(Debug, Clone)]
@@ -885,6 +885,7 @@ mod tests {
 
         let options = PlanOptions {
             reinvite_expired: true,
+            ..PlanOptions::default()
         };
         let plan = journal
             .plan_with(run, ORG, people.clone(), &[], options)

@@ -404,7 +404,8 @@ pub(super) fn dry_run(
                     change = Some(from.change_to(&desired));
                     if action == Action::Update {
                         counts.updates += 1;
-                        counts.owner_grants += usize::from(desired.has_owner() && !from.has_owner());
+                        counts.owner_grants +=
+                            usize::from(desired.has_owner() && !from.has_owner());
                     } else {
                         counts.drifted += 1;
                         counts.skipped += 1;
