@@ -13,7 +13,6 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use self::passes::{Input, Planned, Settings};
-use super::DEFAULT_JOURNAL;
 use super::input::{Directory, directory_for_run};
 use super::simulate::{DemoSimulator, start_demo};
 use crate::atlas::auth::{Credentials, CredentialsError, Secret};
@@ -29,9 +28,6 @@ use crate::roster::NameSet;
 use crate::summary::Summary;
 use crate::util::{hostname, human_duration, os_user};
 
-/// Journal used with `--simulate` unless `--journal` says otherwise, so that demonstrations
-/// never mix with the journal of real runs.
-const SIMULATE_JOURNAL: &str = "atlas-invite-simulate.db";
 /// Organization the demonstration invites into unless `--org` names one.
 const SIMULATE_ORG: &str = "64b7e2f0c1d2e3f4a5b6c7d8";
 /// Bearer token of the in-process simulator; it guards nothing real.
@@ -70,11 +66,7 @@ pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
         // only the summary.
         report: !args.quiet,
     };
-    let journal_path = args.journal.path_or(if args.simulate {
-        SIMULATE_JOURNAL
-    } else {
-        DEFAULT_JOURNAL
-    });
+    let journal_path = super::journal_path::for_run(&args, &target.org_id)?;
     let mut summary = Summary {
         org_id: target.org_id.clone(),
         csv: args.csv.display().to_string(),
