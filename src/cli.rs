@@ -100,17 +100,20 @@ Exit codes:
   3  the run was aborted (authentication/authorization failure, interruption)"
 );
 
-/// Which Atlas endpoint to call, as typed.
+/// Which Atlas endpoint to call, as typed. `users` is the default: Atlas turns the invitation
+/// endpoints off on 1 July 2027 and recommends it in their place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ApiArg {
-    /// POST /api/atlas/v2/orgs/{orgId}/invites (application/vnd.atlas.2023-01-01+json).
+    /// POST /api/atlas/v2/orgs/{orgId}/users (application/vnd.atlas.2025-02-19+json), the
+    /// replacement Atlas recommends for the invitation endpoints.
+    Users,
+    /// POST /api/atlas/v2/orgs/{orgId}/invites (application/vnd.atlas.2023-01-01+json),
+    /// deprecated: Atlas turns it off on 1 July 2027.
     Invites,
-    /// POST /api/atlas/v1.0/orgs/{orgId}/invites (application/json).
+    /// POST /api/atlas/v1.0/orgs/{orgId}/invites (application/json), deprecated with the v1.0
+    /// API.
     #[value(name = "invites-v1")]
     InvitesV1,
-    /// POST /api/atlas/v2/orgs/{orgId}/users (application/vnd.atlas.2025-02-19+json), the
-    /// replacement of the deprecated invite endpoints.
-    Users,
 }
 
 impl From<ApiArg> for Api {
@@ -151,15 +154,17 @@ pub struct AtlasArgs {
     #[arg(long, short = 'P', env = "MONGODB_ATLAS_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
 
-    /// Endpoint used to invite.
-    #[arg(long, value_enum, default_value_t = ApiArg::Invites)]
+    /// Endpoint used to invite (and to look people up).
+    #[arg(long, value_enum, default_value_t = ApiArg::Users)]
     pub api: ApiArg,
 }
 
 /// The journal's location.
 #[derive(Debug, Clone, Args)]
 pub struct JournalArgs {
-    /// SQLite journal of every run and outcome [default: atlas-invite.db].
+    /// SQLite journal of every run and outcome [default: ./atlas-invite.db if it exists, else
+    /// one per organization: $XDG_STATE_HOME/atlas-invite/<orgId>.db, or
+    /// ~/.local/state/atlas-invite/<orgId>.db].
     #[arg(long, env = "ATLAS_INVITE_JOURNAL", value_name = "PATH")]
     pub journal: Option<PathBuf>,
 }
@@ -287,7 +292,7 @@ pub struct RunArgs {
     pub yes: bool,
 
     /// Run against the built-in simulator (realistic latency, some 500s, a rate limit); no
-    /// credentials needed [journal default: atlas-invite-simulate.db].
+    /// credentials needed [journal default: simulate-<orgId>.db, next to the real ones].
     #[arg(long)]
     pub simulate: bool,
 
@@ -813,7 +818,7 @@ mod tests {
         assert_eq!(args.max_backoff, Duration::from_secs(60));
         assert_eq!(args.timeout, Duration::from_secs(30));
         assert_eq!(args.input.default_role, OrgRole::OrgMember);
-        assert_eq!(args.atlas.api, ApiArg::Invites);
+        assert_eq!(args.atlas.api, ApiArg::Users);
         assert_eq!(args.rate, RateSetting::Auto);
     }
 

@@ -57,7 +57,9 @@ fn a_revoked_token_is_renewed_once_for_all_workers() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    while sim.stats().invite_posts < 20 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while sim.posts() < 20 {
+        assert!(std::time::Instant::now() < deadline, "the run never sent");
         std::thread::sleep(Duration::from_millis(2));
     }
     sim.state().revoke_tokens();
@@ -108,7 +110,7 @@ fn an_api_key_signs_with_digest_without_a_second_round_trip_per_request() {
     assert_eq!(stats.created, 30);
     // Only the first requests (at most one per worker) fetch a challenge.
     assert!(stats.unauthorized <= 2, "{stats:?}");
-    assert!(stats.invite_posts <= 32, "{stats:?}");
+    assert!(stats.posts() <= 32, "{stats:?}");
 }
 
 #[test]
@@ -153,11 +155,41 @@ fn deprecation_is_reported_once_per_run() {
     let sim = Sim::healthy();
     let work = Work::new();
     let csv = work.write("people.csv", people_csv(5));
-    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--api", "invites"]));
     assert_eq!(ran.code, 0, "{ran:?}");
     assert_eq!(ran.stderr.matches("has deprecated").count(), 1, "{ran:?}");
     assert!(ran.stderr.contains("--api users"), "{ran:?}");
     assert!(ran.stdout.contains("2027"), "{ran:?}");
+}
+
+#[test]
+fn the_default_endpoint_draws_no_deprecation_note() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", people_csv(5));
+    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(sim.stats().user_posts, 5, "the default is --api users");
+    assert!(!ran.stderr.contains("deprecate"), "{ran:?}");
+    assert!(!ran.stdout.contains("deprecate"), "{ran:?}");
+    assert!(!ran.stdout.contains("Sunset"), "{ran:?}");
+
+    let ran = exec(
+        atlas_invite()
+            .args(["doctor", "--org", ORG, "--base-url"])
+            .arg(sim.url())
+            .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN),
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(!ran.stdout.contains("deprecate"), "{ran:?}");
+    let ran = exec(
+        atlas_invite()
+            .args(["doctor", "--api", "invites", "--org", ORG, "--base-url"])
+            .arg(sim.url())
+            .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN),
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stdout.contains("deprecates this endpoint"), "{ran:?}");
 }
 
 #[test]

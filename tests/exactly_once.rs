@@ -102,7 +102,7 @@ fn html_error_pages_and_gateway_errors_are_retried_readably() {
     );
     // The status is in its own column; the detail names the page once, by its title.
     assert_eq!(
-        details[0], "an HTML page from a proxy: \"Service Temporarily Unavailable\"",
+        details[0], "an HTML page from a proxy: \"Service Unavailable\"",
         "{details:?}"
     );
     assert!(
@@ -162,7 +162,7 @@ fn a_second_run_on_the_same_journal_is_refused() {
     first.wait().unwrap();
     // The refused run sent nothing: every request since came from the first one, at most
     // one at a time.
-    assert!(sim.stats().invite_posts <= requests + 30);
+    assert!(sim.posts() <= requests + 30);
 }
 
 #[test]
@@ -183,8 +183,8 @@ fn sigkill_at_any_point_then_rerun_invites_everyone_exactly_once() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let target = sim.stats().invite_posts + kill_after;
-        wait_until(|| sim.stats().invite_posts >= target);
+        let target = sim.posts() + kill_after;
+        wait_until(|| sim.posts() >= target);
         // SIGKILL: no chance to clean up.
         child.kill().unwrap();
         child.wait().unwrap();
@@ -247,7 +247,7 @@ fn a_run_faster_than_the_server_converges_with_few_429s() {
     assert_eq!(ran.code, 0, "{ran:?}");
     let stats = sim.stats();
     assert_eq!(stats.created, 700);
-    let share = stats.rate_limited as f64 / stats.invite_posts as f64;
+    let share = stats.rate_limited as f64 / stats.posts() as f64;
     assert!(
         share < 0.10,
         "429s were {:.1}% of requests: {stats:?}",
@@ -291,7 +291,7 @@ fn sigterm_stops_cleanly_and_the_rerun_finishes() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until(|| sim.stats().invite_posts >= 6);
+    wait_until(|| sim.posts() >= 6);
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -436,7 +436,7 @@ fn sigkill_with_slow_answers_then_an_immediate_rerun_never_invites_twice() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        wait_until(|| sim.stats().invite_posts >= kill_after);
+        wait_until(|| sim.posts() >= kill_after);
         child.kill().unwrap();
         child.wait().unwrap();
     }
@@ -460,7 +460,7 @@ fn double_ctrl_c_then_an_immediate_rerun_never_invites_twice() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until(|| sim.stats().invite_posts >= 20);
+    wait_until(|| sim.posts() >= 20);
     for _ in 0..2 {
         let status = std::process::Command::new("kill")
             .args(["-INT", &child.id().to_string()])
@@ -513,7 +513,7 @@ fn sigterm_during_planning_exits_3_with_a_summary_and_an_unchanged_journal() {
             .contains("interrupted while planning"),
         "{summary}"
     );
-    assert_eq!(sim.stats().invite_posts, 0);
+    assert_eq!(sim.posts(), 0);
     assert_eq!(work.query("SELECT count(*) FROM runs"), vec!["0"]);
     assert_eq!(work.query("SELECT count(*) FROM invites"), vec!["0"]);
 }
@@ -539,7 +539,7 @@ fn a_journal_that_fails_mid_run_stops_the_run_and_the_rerun_is_safe() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until(|| sim.stats().invite_posts >= 10);
+    wait_until(|| sim.posts() >= 10);
     let blocker = rusqlite::Connection::open(work.journal()).unwrap();
     blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let out = child.wait_with_output().unwrap();
@@ -549,10 +549,46 @@ fn a_journal_that_fails_mid_run_stops_the_run_and_the_rerun_is_safe() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("journal could not be written"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let sent = sim.stats().invite_posts;
+    let sent = sim.posts();
     assert!(sent < n as u64, "the run stopped sending: {sent}");
 
     let ran = exec(&mut run_cmd(&sim, &work, &csv));
     assert_eq!(ran.code, 0, "{ran:?}");
     journal_matches_server(&sim, &work, n);
+}
+
+/// The journal, not the endpoint, says who is done: people invited through the invitation
+/// endpoints are not sent again through the users endpoint (now the default), nor the reverse.
+#[test]
+fn switching_the_endpoint_never_sends_anybody_again() {
+    for (first, second) in [
+        (&["--api", "invites"][..], &[][..]),
+        (&[][..], &["--api", "invites"][..]),
+        (&["--api", "invites-v1"][..], &["--api", "users"][..]),
+    ] {
+        let sim = Sim::start(duplicating());
+        let work = Work::new();
+        let csv = work.write("people.csv", people_csv(5));
+        let ran = exec(run_cmd(&sim, &work, &csv).args(first));
+        assert_eq!(ran.code, 0, "{first:?}: {ran:?}");
+        assert_eq!(sim.posts(), 5, "{first:?}");
+
+        let ran = exec(
+            run_cmd(&sim, &work, &csv)
+                .args(second)
+                .args(["--format", "json"]),
+        );
+        assert_eq!(ran.code, 0, "{first:?} then {second:?}: {ran:?}");
+        assert_eq!(ran.json()["skipped"], 5, "{ran:?}");
+        assert_eq!(sim.posts(), 5, "{first:?} then {second:?}: no POST at all");
+        // Nor a lookup: nobody was left in doubt.
+        assert_eq!(
+            work.query("SELECT count(*) FROM attempts WHERE kind = 'lookup'"),
+            vec!["0"]
+        );
+        for i in 0..5 {
+            assert_eq!(sim.invitations_for(&format!("person{i}@example.com")), 1);
+        }
+        assert_eq!(work.query("SELECT count(*) FROM runs"), vec!["2"]);
+    }
 }

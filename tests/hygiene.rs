@@ -118,7 +118,7 @@ fn run_against(base_url: &str, work: &Work, csv: &std::path::Path) -> std::proce
 #[test]
 fn a_redirecting_base_url_is_refused_before_anything_is_sent() {
     let elsewhere = RawServer::start(|_| http_answer("200 OK", &[], "[]"));
-    let location = format!("{}/api/atlas/v2/orgs/{ORG}/invites", elsewhere.url);
+    let location = format!("{}/api/atlas/v2/orgs/{ORG}/users", elsewhere.url);
     let redirecting =
         RawServer::start(move |_| http_answer("302 Found", &[("location", &location)], ""));
     let work = Work::new();
@@ -142,7 +142,7 @@ fn redirects_are_failures_that_send_nothing_to_the_location() {
         "308 Permanent Redirect",
     ] {
         let elsewhere = RawServer::start(|_| http_answer("201 Created", &[], "{\"id\":\"x\"}"));
-        let location = format!("{}/api/atlas/v2/orgs/{ORG}/invites", elsewhere.url);
+        let location = format!("{}/api/atlas/v2/orgs/{ORG}/users", elsewhere.url);
         let redirecting = {
             let location = location.clone();
             // The organization check before sending (a GET) is answered; the invitation is
@@ -151,8 +151,8 @@ fn redirects_are_failures_that_send_nothing_to_the_location() {
                 if request_line.starts_with("GET ") {
                     http_answer(
                         "200 OK",
-                        &[("content-type", "application/vnd.atlas.2023-01-01+json")],
-                        "[]",
+                        &[("content-type", "application/vnd.atlas.2025-02-19+json")],
+                        r#"{"results":[],"totalCount":0}"#,
                     )
                 } else {
                     http_answer(code, &[("location", &location)], "")

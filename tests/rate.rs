@@ -155,7 +155,7 @@ fn doctor_prints_the_declared_limits() {
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
         ran.stdout.contains(
-            "rate limits   Atlas allows 5 per 6 s, capacity 10 for POST /api/atlas/v2/orgs/{orgId}/invites"
+            "rate limits   Atlas allows 5 per 6 s, capacity 10 for POST /api/atlas/v2/orgs/{orgId}/users"
         ),
         "{ran:?}"
     );

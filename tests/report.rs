@@ -296,10 +296,10 @@ fn export_writes_results_and_failed_only_feeds_back_to_run() {
     assert_eq!(emails, vec!["bob@example.com", "not-an-address"]);
 
     // Fed back to `run`: only Bob is sent, and is invited this time.
-    let posts = sim.stats().invite_posts;
+    let posts = sim.posts();
     let ran = exec(run_cmd(&sim, &work, &retry).args(["--format", "json"]));
     assert_eq!(ran.code, 1, "the invalid row is still invalid: {ran:?}");
-    assert_eq!(sim.stats().invite_posts - posts, 1);
+    assert_eq!(sim.posts() - posts, 1);
     assert_eq!(work.status_of("bob@example.com"), "invited");
     assert_eq!(sim.invitations_for("bob@example.com"), 1);
 
@@ -377,11 +377,11 @@ fn reconcile_pages_records_the_lifecycle_and_reinvites_on_request() {
     assert_eq!(emails, vec!["person3@example.com"]);
 
     // Without the flag, lapsed invitations stay skipped, and the run says so.
-    let posts = sim.stats().invite_posts;
+    let posts = sim.posts();
     let people = work.write("done.csv", people_csv(5));
     let ran = exec(&mut run_cmd(&sim, &work, &people));
     assert_eq!(ran.code, 0, "{ran:?}");
-    assert_eq!(sim.stats().invite_posts, posts);
+    assert_eq!(sim.posts(), posts);
     assert!(
         ran.stderr
             .contains("2 invitations expired or were declined"),
@@ -392,7 +392,7 @@ fn reconcile_pages_records_the_lifecycle_and_reinvites_on_request() {
     // With it, exactly the expired and the declined person are invited again.
     let ran = exec(run_cmd(&sim, &work, &people).arg("--reinvite-expired"));
     assert_eq!(ran.code, 0, "{ran:?}");
-    assert_eq!(sim.stats().invite_posts - posts, 2);
+    assert_eq!(sim.posts() - posts, 2);
     assert_eq!(sim.invitations_for("person1@example.com"), 2);
     assert_eq!(sim.invitations_for("person2@example.com"), 2);
     assert_eq!(sim.invitations_for("person0@example.com"), 1);

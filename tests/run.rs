@@ -60,7 +60,7 @@ fn rerun_sends_nothing_new() {
     assert_eq!(ran.code, 0, "{ran:?}");
     // Only the organization check before sending, a lookup, reaches Atlas.
     assert_eq!(sim.stats().requests, before + 1, "a rerun sends nothing");
-    assert_eq!(sim.stats().invite_posts, 5, "a rerun sends nothing");
+    assert_eq!(sim.posts(), 5, "a rerun sends nothing");
     assert_eq!(ran.json()["skipped"], 5);
     assert_eq!(
         work.query("SELECT skipped FROM runs WHERE id = 2"),
@@ -88,7 +88,8 @@ fn injected_500s_end_invited_after_retries() {
     );
     assert_eq!(
         work.query("SELECT group_concat(http_status) FROM attempts WHERE email_key = 'person0@example.com' ORDER BY id"),
-        vec!["500,500,200"]
+        // The users endpoint answers a creation 201 (the invitation endpoints, 200).
+        vec!["500,500,201"]
     );
 }
 
@@ -139,10 +140,10 @@ fn a_non_retryable_400_ends_failed_with_the_error_code() {
     assert_ne!(code[0], "NULL");
 
     // The rerun retries only the failed row, which now succeeds.
-    let before = sim.stats().invite_posts;
+    let before = sim.posts();
     let ran = exec(&mut run_cmd(&sim, &work, &csv));
     assert_eq!(ran.code, 0, "{ran:?}");
-    assert_eq!(sim.stats().invite_posts - before, 1);
+    assert_eq!(sim.posts() - before, 1);
     assert_eq!(work.status_of("person1@example.com"), "invited");
 }
 
@@ -156,7 +157,7 @@ fn retries_stop_after_max_attempts() {
     let csv = work.write("people.csv", people_csv(1));
     let ran = exec(run_cmd(&sim, &work, &csv).args(["--max-attempts", "2"]));
     assert_eq!(ran.code, 1, "{ran:?}");
-    assert_eq!(sim.stats().invite_posts, 2);
+    assert_eq!(sim.posts(), 2);
     assert_eq!(work.status_of("person0@example.com"), "failed");
     assert!(ran.stdout.contains("gave up after 2 attempts"), "{ran:?}");
 }
@@ -182,7 +183,7 @@ fn unauthorized_stops_the_run_before_anything_is_sent_or_written() {
         1,
         "only the organization check"
     );
-    assert_eq!(sim.stats().invite_posts, 0);
+    assert_eq!(sim.posts(), 0);
     assert!(!work.journal().exists(), "nothing written");
 }
 
@@ -298,7 +299,14 @@ fn configuration_errors_exit_2_before_any_request() {
         atlas_invite()
             .arg("run")
             .arg(&csv)
-            .args(["--org", ORG, "--base-url", "http://cloud.example.com"])
+            .args([
+                "--org",
+                ORG,
+                "--base-url",
+                "http://cloud.example.com",
+                "--journal",
+            ])
+            .arg(work.journal())
             .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN),
     );
     assert_eq!(ran.code, 2, "{ran:?}");
@@ -325,22 +333,42 @@ fn org_and_journal_come_from_the_environment() {
     assert_eq!(work.status_of("person0@example.com"), "invited");
 }
 
+/// The README's quick start: the demonstration needs no credentials, journals in its own file
+/// of the state directory, and a second run sends nothing.
 #[test]
 fn the_simulate_flag_runs_the_demonstration_without_credentials() {
     let work = Work::new();
-    let ran = exec(
-        atlas_invite()
-            .current_dir(work.dir.path())
-            .arg("run")
-            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/users.csv"))
-            .args(["--simulate", "--format", "json"]),
-    );
+    let demo = || {
+        exec(
+            atlas_invite()
+                .current_dir(work.dir.path())
+                .env("XDG_STATE_HOME", work.path("state"))
+                .arg("run")
+                .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/users.csv"))
+                .args(["--simulate", "--format", "json"]),
+        )
+    };
+    let ran = demo();
     assert_eq!(ran.code, 0, "{ran:?}");
     let json = ran.json();
     assert_eq!(json["invited"], json["valid"]);
     assert!(json["valid"].as_u64().unwrap() >= 20);
-    assert!(work.path("atlas-invite-simulate.db").exists());
+    let journal = work.path("state/atlas-invite/simulate-64b7e2f0c1d2e3f4a5b6c7d8.db");
+    assert!(journal.exists());
+    assert_eq!(json["journal"], journal.display().to_string());
+    // Demonstrations never share the journal of real runs, nor litter the current directory.
+    assert!(
+        !work
+            .path("state/atlas-invite/64b7e2f0c1d2e3f4a5b6c7d8.db")
+            .exists()
+    );
+    assert!(!work.path("atlas-invite-simulate.db").exists());
     assert!(!work.path("atlas-invite.db").exists());
+
+    let ran = demo();
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(ran.json()["invited"], 0, "{ran:?}");
+    assert_eq!(ran.json()["skipped"], json["valid"], "{ran:?}");
 }
 
 #[test]
@@ -422,7 +450,7 @@ fn an_unknown_organization_is_refused_before_anything_is_sent() {
         "{ran:?}"
     );
     assert!(ran.stderr.contains("nothing was sent"), "{ran:?}");
-    assert_eq!(sim.stats().invite_posts, 0);
+    assert_eq!(sim.posts(), 0);
     assert!(!work.journal().exists(), "nothing written");
 }
 

@@ -40,5 +40,9 @@ mod toolbox;
 // Atlas CLI profiles: --profile, the default profile, precedence, errors, secrets.
 mod profile;
 
+// Where the journal lives: one per organization in the state directory, overrides, the old
+// file in the current directory, audit commands finding the only one or asking which.
+mod journal_location;
+
 // The interfaces scripts build on, snapshotted: --help texts and the JSON summary.
 mod interface;

@@ -291,7 +291,7 @@ fn a_row_given_up_names_the_last_failure_not_the_lookup_that_followed() {
     );
     assert!(
         ran.stdout.contains(
-            r#"person1@example.com: gave up after 2 attempts: HTTP 503 (an HTML page from a proxy: "Service Temporarily Unavailable")"#
+            r#"person1@example.com: gave up after 2 attempts: HTTP 503 (an HTML page from a proxy: "Service Unavailable")"#
         ),
         "{ran:?}"
     );
@@ -314,7 +314,8 @@ fn a_refusal_mid_run_names_the_status_once() {
         .lines()
         .find(|l| l.starts_with("error: run stopped"))
         .unwrap_or_else(|| panic!("{ran:?}"));
-    assert!(line.contains("(HTTP 401 UNAUTHORIZED: "), "{line}");
+    // The status, then Atlas's error code and detail (the simulator's own for a scripted fault).
+    assert!(line.contains("(HTTP 401 SIMULATED_ERROR: "), "{line}");
     assert_eq!(line.matches("401").count(), 1, "{line}");
 }
 

@@ -57,9 +57,34 @@ impl Sim {
         self.state().stats()
     }
 
+    /// POSTs that ask for an invitation, on any path (`/users`, the default, or either invite
+    /// path), whatever their outcome: what a test about sending counts, whichever `--api`.
+    pub fn posts(&self) -> u64 {
+        self.stats().posts()
+    }
+
     /// How many invitations exist for `email`.
     pub fn invitations_for(&self, email: &str) -> usize {
         self.state().invitations_for(email).len()
+    }
+}
+
+/// Counts of [`SimStats`] that do not depend on the endpoint a run uses.
+pub trait AnyPath {
+    /// POSTs on the users path and on both invite paths.
+    fn posts(&self) -> u64;
+    /// GETs on the users path and on both invite paths: lookups of a person, and the pages of
+    /// `reconcile`'s listings.
+    fn gets(&self) -> u64;
+}
+
+impl AnyPath for SimStats {
+    fn posts(&self) -> u64 {
+        self.invite_posts + self.user_posts
+    }
+
+    fn gets(&self) -> u64 {
+        self.invite_gets + self.user_gets
     }
 }
 
@@ -146,9 +171,13 @@ pub fn atlas_invite() -> Command {
             cmd.env_remove(name);
         }
     }
+    // The default journal lives in the state directory: it points where nothing exists too,
+    // so that a test relying on it by mistake never writes into the real one (tests of the
+    // default journal point it at their own scratch directory).
     let nowhere = std::env::temp_dir().join("atlas-invite-tests-no-config-here");
     cmd.env("HOME", &nowhere)
         .env("XDG_CONFIG_HOME", &nowhere)
+        .env("XDG_STATE_HOME", nowhere.join("state"))
         .env("AppData", &nowhere);
     cmd.stdin(Stdio::null());
     cmd

@@ -44,14 +44,15 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 const ABSENT: &str = "absent";
 
 pub(super) fn export(args: &ExportArgs) -> Result<i32, Failure> {
+    let journal_path = super::journal_path::for_reading(&args.journal, args.org.as_deref())?;
     if let Some(out) = &args.out {
-        super::refuse_journal_path("--out", out, &args.journal)?;
+        super::refuse_journal_file("--out", out, &journal_path)?;
     }
     let options = args.input.roster_options()?;
     let file = roster::read_raw(&args.csv, &options).map_err(Failure::usage)?;
     let (header, rows, email_index) = (&file.header, &file.rows, file.email_index);
     let email_column = clean(header.get(email_index).map_or("", String::as_str)).to_owned();
-    let journal = open_journal(&args.journal)?;
+    let journal = open_journal(&journal_path)?;
     let org = organization(&journal, args.org.as_deref())?;
     let people = journal.people_by_email(&org).map_err(Failure::usage)?;
 

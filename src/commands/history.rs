@@ -12,7 +12,8 @@ use crate::report::ReportFormat;
 use crate::terminal::safe;
 
 pub(super) fn history(args: &HistoryArgs) -> Result<i32, Failure> {
-    let journal = open_journal(&args.journal)?;
+    let path = super::journal_path::for_reading(&args.journal, args.org.as_deref())?;
+    let journal = open_journal(&path)?;
     let key = crate::vocab::EmailKey::of(&args.email);
     let attempts = journal
         .attempt_history(&key, args.org.as_deref())

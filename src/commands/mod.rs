@@ -1,9 +1,11 @@
-//! One module per subcommand; [`dispatch`] picks the one the command line names.
+//! One module per subcommand; [`dispatch`] picks the one the command line names. Where each
+//! finds the journal is decided in one place, `journal_path`.
 
 mod doctor;
 mod export;
 mod history;
 mod input;
+mod journal_path;
 mod reconcile;
 mod report;
 mod run;
@@ -39,34 +41,33 @@ pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
     }
 }
 
-/// Default journal file, in the current directory.
-pub const DEFAULT_JOURNAL: &str = "atlas-invite.db";
+use journal_path::LEGACY_JOURNAL;
 
-impl JournalArgs {
-    /// The journal path, or the default one.
-    pub fn path_or(&self, default: &str) -> PathBuf {
-        self.journal
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(default))
-    }
+/// [`refuse_journal_file`] for a journal given as [`JournalArgs`] holding its resolved path
+/// (see [`journal_path`] for how it is found); without one, the old default.
+pub(crate) fn refuse_journal_path(
+    option: &str,
+    out: &Path,
+    journal: &JournalArgs,
+) -> Result<(), Failure> {
+    let journal = journal
+        .journal
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(LEGACY_JOURNAL));
+    refuse_journal_file(option, out, &journal)
 }
 
 /// Refuses an output path that is the journal, or its `-wal` or `-shm` file: writing there
 /// would destroy the record of who was invited. Paths are compared once resolved (symbolic
 /// links followed, `..` removed); an output that does not exist yet is resolved through its
 /// directory. Every option that writes a file checks its path here before anything is written.
-pub(crate) fn refuse_journal_path(
-    option: &str,
-    out: &Path,
-    journal: &JournalArgs,
-) -> Result<(), Failure> {
-    let journal = journal.path_or(DEFAULT_JOURNAL);
-    let (Some(out_resolved), Some(journal_resolved)) = (resolve(out), resolve(&journal)) else {
+pub(crate) fn refuse_journal_file(option: &str, out: &Path, journal: &Path) -> Result<(), Failure> {
+    let (Some(out_resolved), Some(journal_resolved)) = (resolve(out), resolve(journal)) else {
         return Ok(());
     };
     // A journal reached through a link has its -wal and -shm files next to the link or next to
     // its target, depending on the SQLite build: both are refused.
-    let bases = [Some(journal_resolved), resolve_directory(&journal)];
+    let bases = [Some(journal_resolved), resolve_directory(journal)];
     let is_journal_file = bases.iter().flatten().any(|base| {
         ["", "-wal", "-shm"].iter().any(|suffix| {
             let mut name = base.clone().into_os_string();
@@ -74,7 +75,7 @@ pub(crate) fn refuse_journal_path(
             name == out_resolved.as_os_str()
         })
     });
-    if is_journal_file || same_existing_file(out, &journal) {
+    if is_journal_file || same_existing_file(out, journal) {
         return Err(Failure::usage(anyhow!(
             "refusing to write {option} {}: it is the journal {} (or one of its files), which \
              would be destroyed; pass another path",

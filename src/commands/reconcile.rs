@@ -14,7 +14,6 @@ use std::time::{Duration, SystemTime};
 use anyhow::anyhow;
 use serde::Serialize;
 
-use super::DEFAULT_JOURNAL;
 use crate::atlas::client::{Api, AtlasClient, ClientConfig};
 use crate::atlas::error::{CallError, ErrorClass};
 use crate::atlas::model::Invitation;
@@ -51,13 +50,7 @@ struct Summary {
 pub(super) async fn reconcile(args: &ReconcileArgs) -> Result<i32, Failure> {
     let settings = super::settings::resolve(&args.atlas)?;
     let org_id = settings.require_org("")?;
-    let path = args.journal.path_or(DEFAULT_JOURNAL);
-    if !path.exists() {
-        return Err(Failure::usage(anyhow!(
-            "no journal at {}: run `atlas-invite run` first, or pass --journal",
-            path.display()
-        )));
-    }
+    let path = super::journal_path::for_reconcile(&args.journal, &org_id)?;
     let credentials = settings.require_credentials()?;
     let base_url = settings.base_url.value.clone();
     let client = AtlasClient::new(&ClientConfig {

@@ -10,8 +10,7 @@ use std::time::SystemTime;
 
 use anyhow::anyhow;
 
-use super::DEFAULT_JOURNAL;
-use crate::cli::{JournalArgs, ReportArgs};
+use crate::cli::ReportArgs;
 use crate::exit::{Failure, SUCCESS};
 use crate::journal::{InviteFilter, InviteReport, Journal};
 use crate::report::html::{Page, render_page};
@@ -19,10 +18,11 @@ use crate::report::{Record, ReportFormat, render};
 use crate::util::rfc3339;
 
 pub(super) fn report(args: &ReportArgs) -> Result<i32, Failure> {
+    let path = super::journal_path::for_reading(&args.journal, args.org.as_deref())?;
     if let Some(out) = &args.out {
-        super::refuse_journal_path("--out", out, &args.journal)?;
+        super::refuse_journal_file("--out", out, &path)?;
     }
-    let journal = open_journal(&args.journal)?;
+    let journal = open_journal(&path)?;
     let now = SystemTime::now();
     let filter = InviteFilter {
         org_id: args.org.clone(),
@@ -200,11 +200,11 @@ fn write_out(out: Option<&Path>, bytes: &[u8], people: usize) -> Result<i32, Fai
     Ok(SUCCESS)
 }
 
-/// Opens an existing journal for an audit command. These never create a journal, and read the
-/// views of the newest migration, so an older journal is upgraded first, as `run` would.
-pub(super) fn open_journal(args: &JournalArgs) -> Result<Journal, Failure> {
-    let path = args.path_or(DEFAULT_JOURNAL);
-    let journal = Journal::open_read_only(&path)
+/// Opens an existing journal for an audit command, found by
+/// [`for_reading`](super::journal_path::for_reading). These never create a journal, and read
+/// the views of the newest migration, so an older journal is upgraded first, as `run` would.
+pub(super) fn open_journal(path: &Path) -> Result<Journal, Failure> {
+    let journal = Journal::open_read_only(path)
         .map_err(Failure::usage)?
         .ok_or_else(|| {
             Failure::usage(anyhow!(
@@ -216,7 +216,7 @@ pub(super) fn open_journal(args: &JournalArgs) -> Result<Journal, Failure> {
         return Ok(journal);
     }
     drop(journal);
-    Journal::open(&path).map_err(|e| {
+    Journal::open(path).map_err(|e| {
         Failure::usage(anyhow!(e).context(format!(
             "journal {} has an older schema and could not be upgraded; make it writable, or \
              work on a writable copy",

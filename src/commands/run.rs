@@ -14,7 +14,6 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use self::passes::{Input, Planned, Settings};
-use super::DEFAULT_JOURNAL;
 use super::input::{Directory, directory_for_run};
 use super::simulate::{DemoSimulator, start_demo};
 use crate::atlas::auth::{Credentials, CredentialsError, Secret};
@@ -30,9 +29,6 @@ use crate::roster::NameSet;
 use crate::summary::Summary;
 use crate::util::{hostname, human_duration, os_user};
 
-/// Journal used with `--simulate` unless `--journal` says otherwise, so that demonstrations
-/// never mix with the journal of real runs.
-const SIMULATE_JOURNAL: &str = "atlas-invite-simulate.db";
 /// Organization the demonstration invites into unless `--org` names one.
 const SIMULATE_ORG: &str = "64b7e2f0c1d2e3f4a5b6c7d8";
 /// Bearer token of the in-process simulator; it guards nothing real.
@@ -83,6 +79,8 @@ struct Ready<'a> {
     target: Target,
     input: Input<'a>,
     journal_path: PathBuf,
+    /// The state directory to create before the journal is opened, when it goes there.
+    state_dir: Option<PathBuf>,
     /// The names' directory, when `--strict` read it already.
     directory: Option<Directory>,
     /// The summary so far: the run's identity, and the file's counts once planned.
@@ -108,11 +106,7 @@ async fn prepare(args: &RunArgs) -> Result<Prepared<'_>, Failure> {
         // only the summary.
         report: !args.quiet,
     };
-    let journal_path = args.journal.path_or(if args.simulate {
-        SIMULATE_JOURNAL
-    } else {
-        DEFAULT_JOURNAL
-    });
+    let (journal_path, state_dir) = super::journal_path::for_run(args, &target.org_id);
     let mut summary = Summary {
         org_id: target.org_id.clone(),
         csv: args.csv.display().to_string(),
@@ -145,6 +139,7 @@ async fn prepare(args: &RunArgs) -> Result<Prepared<'_>, Failure> {
         target,
         input,
         journal_path,
+        state_dir,
         directory,
         summary,
     })))
@@ -207,6 +202,7 @@ async fn open(args: &RunArgs, ready: &Ready<'_>) -> Result<Session, Failure> {
         }
         None => None,
     };
+    super::journal_path::create_state_dir(ready.state_dir.as_deref())?;
     let mut journal = Journal::open(&ready.journal_path).map_err(Failure::usage)?;
     journal.lock_for_run().map_err(Failure::usage)?;
     Ok(Session {

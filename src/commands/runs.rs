@@ -7,7 +7,8 @@ use crate::exit::{Failure, SUCCESS};
 use crate::report::ReportFormat;
 
 pub(super) fn runs(args: &RunsArgs) -> Result<i32, Failure> {
-    let journal = open_journal(&args.journal)?;
+    let path = super::journal_path::for_reading(&args.journal, args.org.as_deref())?;
+    let journal = open_journal(&path)?;
     let runs = journal
         .run_report(args.org.as_deref(), args.last)
         .map_err(Failure::usage)?;

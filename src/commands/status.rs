@@ -4,7 +4,6 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::DEFAULT_JOURNAL;
 use crate::cli::{Format, StatusArgs};
 use crate::exit::{Failure, SUCCESS};
 use crate::journal::{Journal, RunRecord, StatusCount};
@@ -17,7 +16,7 @@ struct StatusReport {
 }
 
 pub(super) fn status(args: &StatusArgs) -> Result<i32, Failure> {
-    let path = args.journal.path_or(DEFAULT_JOURNAL);
+    let path = super::journal_path::for_reading(&args.journal, args.org.as_deref())?;
     let journal = Journal::open_read_only(&path)
         .map_err(Failure::usage)?
         .ok_or_else(|| {
