@@ -686,13 +686,13 @@ mod tests {
         journal
             .conn
             .execute_batch(
-                "INSERT INTO statuses VALUES ('revoked', 'test');
-                 UPDATE invites SET status = 'revoked';",
+                "INSERT INTO statuses VALUES ('archived', 'test');
+                 UPDATE invites SET status = 'archived';",
             )
             .unwrap();
         let error = journal.statuses_of(ORG, &people).unwrap_err().to_string();
         assert!(
-            error.contains("unknown invite status \"revoked\""),
+            error.contains("unknown invite status \"archived\""),
             "{error}"
         );
         let run2 = journal.start_run(&new_run()).unwrap();
