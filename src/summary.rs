@@ -124,6 +124,23 @@ impl Summary {
                 detail: r.detail.clone(),
                 attempts: r.attempts,
             }));
+        self.problems
+            .extend(tally.change_problems.iter().map(|c| ProblemRow {
+                line: None,
+                email: c.email.clone(),
+                status: if c.state == crate::vocab::ChangeState::Planned {
+                    "unfinished"
+                } else {
+                    "failed"
+                },
+                http_status: c.http_status,
+                error_code: c.error_code.clone(),
+                detail: Some(match c.detail.as_deref() {
+                    Some(detail) => format!("{}: {detail}", c.operation),
+                    None => c.operation.to_string(),
+                }),
+                attempts: c.attempts,
+            }));
     }
 
     /// Fills in what the rate gate knew at the end of the run.
@@ -235,6 +252,14 @@ impl Summary {
             self.counts.already_member,
             self.skipped
         );
+        let c = &self.counts;
+        if c.updated + c.revoked + c.removed + c.kept > 0 {
+            let _ = writeln!(
+                out,
+                "  changes: updated {}, revoked {}, removed {}, left alone {}",
+                c.updated, c.revoked, c.removed, c.kept
+            );
+        }
         if self.counts.failed + self.counts.unfinished > 0 {
             let _ = writeln!(
                 out,

@@ -274,7 +274,12 @@ pub struct Counts {
 impl Counts {
     /// People with an outcome in this run.
     pub fn finished(&self) -> u64 {
-        self.done() + self.failed + self.unfinished
+        self.settled() + self.unfinished
+    }
+
+    /// Invitations and changes that ended this run, for good or not (`unfinished` aside).
+    pub fn settled(&self) -> u64 {
+        self.done() + self.updated + self.revoked + self.removed + self.kept + self.failed
     }
 
     /// People who ended done: invited now, or found already invited or a member.

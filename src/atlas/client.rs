@@ -153,7 +153,7 @@ pub struct Answer<T> {
 }
 
 impl<T> Answer<T> {
-    fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U> {
         Answer {
             value: f(self.value),
             status: self.status,

@@ -45,6 +45,51 @@ impl AtlasClient {
         decode(answer)
     }
 
+    /// The user (pending or active) whose username is `email`, from the users resource
+    /// (`GET …/users?username=`), whatever the API used for invitations.
+    pub async fn find_user_by_name(
+        &self,
+        email: &str,
+    ) -> Result<Answer<Option<OrgUserDetail>>, CallError> {
+        let path = format!("/api/atlas/v2/orgs/{}/users", self.org_id());
+        let query = [
+            ("username", email),
+            ("orgMembershipStatuses", "PENDING"),
+            ("orgMembershipStatuses", "ACTIVE"),
+        ];
+        let answer = self.get(&path, &query, MEDIA_TYPE_2025_02_19).await?;
+        let page: Answer<OrgUserDetailPage> = decode(answer)?;
+        Ok(page.map(|page| {
+            page.results
+                .into_iter()
+                .find(|u| u.username.eq_ignore_ascii_case(email))
+        }))
+    }
+
+    /// How many members (active users) of the organization hold ORG_OWNER, reading every page
+    /// of the users listing.
+    pub async fn count_owners(&self) -> Result<Answer<u64>, CallError> {
+        let mut owners = 0;
+        let mut page_num = 1;
+        loop {
+            let answer = self.org_users_page(page_num, &["ACTIVE"]).await?;
+            let page = &answer.value;
+            owners += page
+                .results
+                .iter()
+                .filter(|u| u.roles.org_roles.iter().any(|r| r == "ORG_OWNER"))
+                .count() as u64;
+            let seen = u64::from(page_num) * u64::from(USERS_PAGE_SIZE);
+            let more = page.results.len() == USERS_PAGE_SIZE as usize
+                && page.total_count.is_none_or(|total| seen < total);
+            // Atlas allows 500 users per organization: a listing that never ends is broken.
+            if !more || page_num >= 100 {
+                return Ok(answer.map(|_| owners));
+            }
+            page_num += 1;
+        }
+    }
+
     /// Every pending invitation of the organization from the invites resource of the client's
     /// API (v2 or v1.0). `None` with `--api users`, whose users listing already holds them.
     pub async fn pending_invitations(&self) -> Result<Option<Answer<Vec<Invitation>>>, CallError> {

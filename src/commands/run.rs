@@ -1,6 +1,7 @@
 //! `atlas-invite run`: stream the CSV into a plan against the journal, run the pipeline,
 //! summarise. How the file is read (once, or twice for names and `--strict`) is in `passes`.
 
+mod confirm;
 mod passes;
 mod preflight;
 mod signals;
@@ -240,6 +241,7 @@ async fn plan(
     let plan_options = plan_options(args);
     let mut directory = ready.directory.clone();
     let mut report_from = 0;
+    let mut review = |plan: &crate::journal::Plan| confirm::review(args, &target.org_id, plan);
     loop {
         let settings = Settings {
             directory: directory.as_ref(),
@@ -254,6 +256,7 @@ async fn plan(
             &ready.input,
             settings,
             &session.stop,
+            &mut review,
         );
         if session.stop.is_stopped() {
             // The planning was rolled back: nothing of this run is in the journal.
@@ -277,6 +280,14 @@ async fn plan(
             Planned::Refused(pass) => {
                 pass.fill(summary);
                 summary.exit_code = strict_refusal(args, summary.clone());
+                return Ok(None);
+            }
+            Planned::Declined(pass) => {
+                pass.fill(summary);
+                summary.stopped =
+                    Some("not confirmed; nothing was sent and the journal is unchanged".into());
+                summary.exit_code = ABORTED;
+                print_summary(args, summary);
                 return Ok(None);
             }
             Planned::NeedsNames(pass) => {
@@ -322,7 +333,13 @@ async fn execute(
         DEFAULT_RATE_PER_SEC
     });
     let (gate, pace) =
-        pipeline::rate::gate_for_run(&client, args.rate, fallback, plan.rows.is_empty()).await;
+        pipeline::rate::gate_for_run(
+        &client,
+        args.rate,
+        fallback,
+        plan.rows.is_empty() && plan.changes.is_empty(),
+    )
+    .await;
     if mode != DisplayMode::Quiet {
         // The pace may quote Atlas (why its limits could not be read): made safe to print.
         let line = format!(
@@ -335,11 +352,25 @@ async fn execute(
             ready.journal_path.display()
         );
         eprintln!("{}", crate::terminal::safe(&line));
+        if !plan.changes.is_empty() {
+            let count = |op| plan.changes.iter().filter(|c| c.operation == op).count();
+            eprintln!(
+                "then updating the grants of {} people and removing {} who left the file",
+                count(crate::vocab::Operation::Update),
+                count(crate::vocab::Operation::Remove)
+            );
+        }
+        if plan.drifted > 0 {
+            eprintln!(
+                "note: {} people have other grants in the file than in Atlas; --no-update leaves                  them (`run --dry-run` shows the differences)",
+                plan.drifted
+            );
+        }
     }
     let earlier_requests_settled_at =
         earlier_requests_settled_at(args, ready, &journal, &plan, run_id, locked_at)?;
 
-    let planned = plan.rows.len() as u64;
+    let planned = (plan.rows.len() + plan.changes.len()) as u64;
     let (display_tx, display_rx) = mpsc::unbounded_channel();
     let (committed_tx, committed_rx) = mpsc::unbounded_channel();
     tokio::spawn(crate::event_log::tee(committed_rx, event_log, display_tx));
@@ -352,7 +383,7 @@ async fn execute(
     let (recorder, recorder_thread) =
         Recorder::start(journal, run_id, ready.target.org_id.clone(), committed_tx);
     let started = Instant::now();
-    let outcome = pipeline::run(
+    let outcome = pipeline::run_all(
         Arc::new(client),
         Arc::clone(&gate),
         Arc::new(recorder),
@@ -364,6 +395,7 @@ async fn execute(
             earlier_requests_settled_at,
         },
         plan.rows,
+        plan.changes,
     )
     .await;
     let elapsed = started.elapsed();
@@ -419,8 +451,7 @@ fn finish(args: &RunArgs, executed: Executed, mut summary: Summary) -> Result<i3
         outcome,
     } = executed;
     // Rows never handed to a worker (the run stopped first) have no event: count them too.
-    summary.counts.unfinished =
-        planned.saturating_sub(summary.counts.done() + summary.counts.failed);
+    summary.counts.unfinished = planned.saturating_sub(summary.counts.settled());
     summary.stopped = outcome.stopped.as_ref().map(ToString::to_string);
     let code = exit_code(outcome.stopped.is_some(), &summary);
     summary.exit_code = code;

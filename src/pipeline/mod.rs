@@ -4,6 +4,7 @@
 //! The pipeline never prints and never touches SQLite directly: it hands [`events::Event`]s to
 //! the journal's recorder, which commits them and passes them on to the display.
 
+mod change;
 pub use crate::vocab::events;
 pub mod executor;
 pub mod lease;
@@ -20,9 +21,9 @@ use std::time::{Duration, SystemTime};
 use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::plan::PlannedRow;
+use crate::plan::{PlannedChange, PlannedRow};
 pub use crate::retry::RetryPolicy;
-pub use executor::{EventSink, Executor, SinkClosed};
+pub use executor::{ChangeCall, Effect, EventSink, Executor, SinkClosed, UserSeen};
 pub use rate::{Rate, RateGate, RateSetting};
 pub use stop::StopSignal;
 
@@ -125,6 +126,21 @@ pub async fn run(
     config: PipelineConfig,
     rows: Vec<PlannedRow>,
 ) -> PipelineOutcome {
+    run_all(client, gate, recorder, stop, config, rows, Vec::new()).await
+}
+
+/// [`run`], then the changes (updates, revocations, removals), through the same workers, rate
+/// gate, retries and events: the invitations first, so that the people a file adds are invited
+/// before anybody it drops is removed.
+pub async fn run_all(
+    client: Arc<dyn Executor>,
+    gate: Arc<RateGate>,
+    recorder: Arc<dyn EventSink>,
+    stop: Arc<StopSignal>,
+    config: PipelineConfig,
+    rows: Vec<PlannedRow>,
+    changes: Vec<PlannedChange>,
+) -> PipelineOutcome {
     let Some((lease, keeper)) = lease::acquire(Arc::clone(&recorder), Arc::clone(&stop)).await
     else {
         stop.stop(events::StopReason::JournalFailed(
@@ -174,6 +190,14 @@ pub async fn run(
         })
         .for_each_concurrent(None, |(row, slot)| {
             worker::RowTask::new(Arc::clone(&shared), row, slot).run()
+        })
+        .await;
+    // Changes mark nothing in flight (they are idempotent, see `change`): a row slot each.
+    let pulling = Arc::clone(&stop);
+    futures::stream::iter(changes)
+        .take_while(move |_| std::future::ready(!pulling.is_stopped()))
+        .for_each_concurrent(concurrency, |change| {
+            change::ChangeTask::new(Arc::clone(&shared), change).run()
         })
         .await;
     keeper.abort();

@@ -278,7 +278,12 @@ pub(super) enum Planned {
     /// `--strict`, and this reading found invalid rows that the first one did not (the file
     /// changed in between): nothing was written.
     Refused(Pass),
+    /// The review of the plan (confirmation, `--max-removals`) said no: nothing was written.
+    Declined(Pass),
 }
+
+/// Looks at a whole plan before it is committed; `Ok(false)` gives it up.
+pub(super) type Review<'a> = dyn FnMut(&Plan) -> Result<bool, Failure> + 'a;
 
 /// Starts the run and plans the file into the journal, batch by batch, in one transaction that
 /// is only committed when the whole file is read and planned (and, with `strict`, found valid).
@@ -290,6 +295,7 @@ pub(super) fn plan(
     input: &Input<'_>,
     settings: Settings<'_>,
     stop: &StopSignal,
+    review: &mut Review<'_>,
 ) -> Result<Planned, Failure> {
     let mut planner = journal
         .start_planned_run(run, options)
@@ -330,6 +336,10 @@ pub(super) fn plan(
         return Ok(Planned::Refused(pass));
     }
     flush(&mut planner, &mut valid, &mut invalid)?;
+    planner.plan_removals().map_err(Failure::usage)?;
+    if !review(planner.plan())? {
+        return Ok(Planned::Declined(pass));
+    }
     planner
         .set_csv_sha256(&file.hex())
         .map_err(Failure::usage)?;
