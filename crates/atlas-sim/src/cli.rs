@@ -351,10 +351,21 @@ mod tests {
 
         for args in [
             &["atlas-sim", "accept", "a@example.com"][..],
-            &["atlas-sim", "--port", "1", "accept", "--url", "u", "a@example.com"],
+            &[
+                "atlas-sim",
+                "--port",
+                "1",
+                "accept",
+                "--url",
+                "u",
+                "a@example.com",
+            ],
             &["atlas-sim", "--max-team-users", "0"],
         ] {
-            assert!(SimCli::try_parse_from(args).is_err(), "{args:?} was accepted");
+            assert!(
+                SimCli::try_parse_from(args).is_err(),
+                "{args:?} was accepted"
+            );
         }
     }
 
