@@ -153,7 +153,7 @@ pub struct Answer<T> {
 }
 
 impl<T> Answer<T> {
-    fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U> {
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U> {
         Answer {
             value: f(self.value),
             status: self.status,
@@ -243,6 +243,11 @@ impl AtlasClient {
     /// The organization this client invites into.
     pub fn org_id(&self) -> &str {
         &self.org_id
+    }
+
+    /// The base URL every path is joined to (for `lifecycle.rs`, which builds paths with ids).
+    pub(crate) fn base(&self) -> &Url {
+        &self.base
     }
 
     /// `POST /orgs/{orgId}/invites` (or `/users`): invites one person. The answer's `id` is the
@@ -342,7 +347,7 @@ impl AtlasClient {
 
     /// Sends one request, authenticating it; on a 401 it lets the authenticator renew a token
     /// or answer a Digest challenge and sends once more.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         mut url: Url,
