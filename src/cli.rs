@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::atlas::client::Api;
 use crate::atlas::model::{OrgRole, is_atlas_id, parse_group_role};
 use crate::journal::InviteStatus;
-use crate::pipeline::{Rate, RateSetting};
+use crate::pipeline::RateSetting;
 use crate::report::{ReportCommandFormat, ReportFormat};
 use crate::util::{parse_duration, rfc3339};
 
@@ -368,92 +368,23 @@ pub struct StatusArgs {
     pub format: Format,
 }
 
-/// `atlas-invite simulate`.
+/// `atlas-invite simulate`: the flags of the `atlas-sim` binary, defined once in
+/// [`atlas_sim::cli::ServeArgs`] and flattened here, so that both serve alike.
+#[cfg(feature = "simulator")]
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
-    /// Port on 127.0.0.1 (0 picks a free one).
-    #[arg(long, default_value_t = 0)]
-    pub port: u16,
+    #[command(flatten)]
+    pub serve: atlas_sim::cli::ServeArgs,
+}
 
-    /// The only organization that exists (any 24-hex id does when omitted).
-    #[arg(long, value_parser = parse_org_id)]
-    pub org: Option<String>,
-
-    /// Accept only this bearer token (any non-empty token when omitted).
-    #[arg(long, value_name = "T")]
-    pub token: Option<String>,
-
-    /// Fraction of invite requests answered 500 (0 to 1).
-    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction)]
-    pub fail_rate: f64,
-
-    /// Token-bucket rate limit answering 429 with Retry-After, like 10/s or 5/6s (the
-    /// bucket's refill); GET /rateLimits declares it.
-    #[arg(long, value_name = "N/s")]
-    pub rate_limit: Option<Rate>,
-
-    /// Capacity of the --rate-limit bucket [default: one second's refill, at least 1].
-    #[arg(long, value_name = "N", requires = "rate_limit", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub rate_limit_capacity: Option<u32>,
-
-    /// Refuse like Atlas's older invitation limit: 400 INVITATIONS_RATE_LIMITED_IP "Rate limit
-    /// of N invitations per M minutes exceeded", no Retry-After, no RateLimit-* headers, and
-    /// nothing declared by GET /rateLimits.
-    #[arg(long, requires = "rate_limit")]
-    pub rate_limit_legacy: bool,
-
-    /// Latency added to every answer, like 50ms (at most 10m).
-    #[arg(long, default_value = "0ms", value_parser = parse_latency, value_name = "DURATION")]
-    pub latency: Duration,
-
-    /// Fraction of invite requests that create the invitation, then close the connection
-    /// without answering.
-    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction)]
-    pub drop_rate: f64,
-
-    /// Fraction of invite requests that are never answered.
-    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction)]
-    pub hang_rate: f64,
-
-    /// Fraction of invite requests answered 503 with an HTML page, as a proxy would.
-    #[arg(long = "html-503-rate", default_value_t = 0.0, value_parser = parse_fraction)]
-    pub html_503_rate: f64,
-
-    /// Leave the Retry-After header out of 429 answers.
-    #[arg(long)]
-    pub no_retry_after: bool,
-
-    /// Let a second invite for the same email create a second invitation.
-    #[arg(long)]
-    pub duplicate_invites: bool,
-
-    /// An email that is already a member of the organization (repeatable).
-    #[arg(long = "member", value_name = "EMAIL")]
-    pub members: Vec<String>,
-
-    /// Seed of the fault injection, for repeatable runs.
-    #[arg(long)]
-    pub seed: Option<u64>,
-
-    /// A service account that may get access tokens from /api/oauth/token (repeatable).
-    #[arg(long = "service-account", value_name = "CLIENT_ID:SECRET", value_parser = parse_pair)]
-    pub service_accounts: Vec<(String, String)>,
-
-    /// Lifetime of the access tokens issued to service accounts (1s to 24h).
-    #[arg(long, default_value = "1h", value_parser = parse_token_ttl, value_name = "DURATION")]
-    pub token_ttl: Duration,
-
-    /// A programmatic API key accepted with HTTP Digest (repeatable).
-    #[arg(long = "api-key", value_name = "PUBLIC:PRIVATE", value_parser = parse_pair)]
-    pub api_keys: Vec<(String, String)>,
-
-    /// A team of the organization, served by GET /orgs/{orgId}/teams (repeatable).
-    #[arg(long = "team", value_name = "ID:NAME", value_parser = parse_pair)]
-    pub teams: Vec<(String, String)>,
-
-    /// A project of the organization, served by GET /orgs/{orgId}/groups (repeatable).
-    #[arg(long = "project", value_name = "ID:NAME", value_parser = parse_pair)]
-    pub projects: Vec<(String, String)>,
+/// `atlas-invite simulate` in a build without the simulator: whatever it is given, it exits 2
+/// saying that the build has none, rather than refusing flags it cannot know.
+#[cfg(not(feature = "simulator"))]
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// The simulator's flags, which this build cannot use.
+    #[arg(hide = true, num_args = 0.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ignored: Vec<String>,
 }
 
 /// `atlas-invite report`.
@@ -636,16 +567,6 @@ fn parse_backoff(text: &str) -> Result<Duration, String> {
     duration_within(text, Duration::ZERO, HOUR)
 }
 
-/// `simulate --latency`.
-fn parse_latency(text: &str) -> Result<Duration, String> {
-    duration_within(text, Duration::ZERO, Duration::from_secs(600))
-}
-
-/// `simulate --token-ttl`.
-fn parse_token_ttl(text: &str) -> Result<Duration, String> {
-    duration_within(text, Duration::from_secs(1), 24 * HOUR)
-}
-
 /// `report --expiring-within`: Atlas invitations last 30 days; ten years is already absurd.
 fn parse_expiring_within(text: &str) -> Result<Duration, String> {
     duration_within(text, Duration::ZERO, 3650 * 24 * HOUR)
@@ -720,23 +641,10 @@ fn parse_since(text: &str) -> Result<String, String> {
     })
 }
 
-fn parse_pair(text: &str) -> Result<(String, String), String> {
-    match text.split_once(':') {
-        Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_owned(), b.to_owned())),
-        _ => Err("expected two values separated by a colon, like ID:SECRET".to_owned()),
-    }
-}
-
-fn parse_fraction(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
-        _ => Err(format!("{text:?} is not a fraction between 0 and 1")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::Rate;
     use clap::CommandFactory;
 
     #[test]

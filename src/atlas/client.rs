@@ -245,6 +245,11 @@ impl AtlasClient {
         &self.org_id
     }
 
+    /// The base URL every path is joined to (for `lifecycle.rs`, which builds paths with ids).
+    pub(crate) fn base(&self) -> &Url {
+        &self.base
+    }
+
     /// `POST /orgs/{orgId}/invites` (or `/users`): invites one person. The answer's `id` is the
     /// invitation id (or, for the users endpoint, the pending user's id).
     pub async fn invite(
@@ -342,7 +347,7 @@ impl AtlasClient {
 
     /// Sends one request, authenticating it; on a 401 it lets the authenticator renew a token
     /// or answer a Digest challenge and sends once more.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         mut url: Url,

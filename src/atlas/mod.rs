@@ -4,6 +4,7 @@ pub mod auth;
 pub mod client;
 pub mod directory;
 pub mod error;
+pub mod lifecycle;
 pub mod model;
 pub mod profile;
 pub mod rate_limits;

@@ -241,8 +241,8 @@ async fn plan(
     let plan_options = plan_options(args);
     let mut directory = ready.directory.clone();
     let mut report_from = 0;
-    let mut review = |plan: &crate::journal::Plan| confirm::review(args, &target.org_id, plan);
     loop {
+        let mut review = |plan: &crate::journal::Plan| confirm::review(args, &target.org_id, plan);
         let settings = Settings {
             directory: directory.as_ref(),
             report_from,
@@ -251,12 +251,14 @@ async fn plan(
         let planned = passes::plan(
             &mut session.journal,
             &new_run,
-            plan_options,
-            args.strict,
+            passes::Rules {
+                options: plan_options,
+                strict: args.strict,
+                review: &mut review,
+            },
             &ready.input,
             settings,
             &session.stop,
-            &mut review,
         );
         if session.stop.is_stopped() {
             // The planning was rolled back: nothing of this run is in the journal.
@@ -332,8 +334,7 @@ async fn execute(
     } else {
         DEFAULT_RATE_PER_SEC
     });
-    let (gate, pace) =
-        pipeline::rate::gate_for_run(
+    let (gate, pace) = pipeline::rate::gate_for_run(
         &client,
         args.rate,
         fallback,

@@ -355,7 +355,10 @@ mod tests {
             .conn
             .query_row("SELECT count(*) FROM statuses", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(statuses, 9, "seven statuses, then revoked and removed (0007)");
+        assert_eq!(
+            statuses, 9,
+            "seven statuses, then revoked and removed (0007)"
+        );
     }
 
     #[cfg(unix)]

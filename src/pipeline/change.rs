@@ -53,6 +53,37 @@ enum Try {
     Stop,
 }
 
+/// What an answer means for `attempts.outcome`.
+trait Found {
+    fn outcome(&self) -> AttemptOutcome;
+}
+
+/// A lookup found something, or nothing.
+impl<T> Found for Option<T> {
+    fn outcome(&self) -> AttemptOutcome {
+        match self {
+            Some(_) => AttemptOutcome::Found,
+            None => AttemptOutcome::NotFound,
+        }
+    }
+}
+
+/// The count of owners is a lookup that always finds.
+impl Found for u64 {
+    fn outcome(&self) -> AttemptOutcome {
+        AttemptOutcome::Found
+    }
+}
+
+impl Found for Effect {
+    fn outcome(&self) -> AttemptOutcome {
+        match self {
+            Effect::Applied => AttemptOutcome::Applied,
+            Effect::Gone => AttemptOutcome::Gone,
+        }
+    }
+}
+
 pub(super) struct ChangeTask {
     shared: Arc<Shared>,
     change: PlannedChange,
@@ -132,7 +163,11 @@ impl ChangeTask {
         let email = self.change.email.clone();
         if let Some(endpoint) = client.invitation_lookup_endpoint() {
             let found = self
-                .call(AttemptKind::Lookup, endpoint, client.find_pending_invitation(&email))
+                .call(
+                    AttemptKind::Lookup,
+                    endpoint,
+                    client.find_pending_invitation(&email),
+                )
                 .await;
             match found {
                 Ok(Some(id)) => return self.act_on_invitation(id).await,
@@ -225,7 +260,11 @@ impl ChangeTask {
         if user.active && user.owner {
             let client = Arc::clone(&self.shared.client);
             match self
-                .call(AttemptKind::Lookup, client.owners_endpoint(), client.owners())
+                .call(
+                    AttemptKind::Lookup,
+                    client.owners_endpoint(),
+                    client.owners(),
+                )
                 .await
             {
                 Ok(owners) if owners <= 1 => {
@@ -292,7 +331,7 @@ impl ChangeTask {
     }
 
     /// One request through the rate gate and a request slot, recorded as an attempt.
-    async fn call<T>(
+    async fn call<T: Found>(
         &mut self,
         kind: AttemptKind,
         endpoint: &'static str,
@@ -318,10 +357,7 @@ impl ChangeTask {
                 shared.gate.on_answer(&answer.rate);
                 self.http_status = Some(answer.status);
                 self.error_code = None;
-                let outcome = match kind {
-                    AttemptKind::Lookup => AttemptOutcome::Found,
-                    _ => AttemptOutcome::Applied,
-                };
+                let outcome = answer.value.outcome();
                 self.record(kind, endpoint, sent_at, latency, outcome, None);
                 Ok(answer.value)
             }
@@ -337,9 +373,7 @@ impl ChangeTask {
                     shared.gate.on_answer(rate);
                 }
                 let (outcome, miss) = match class {
-                    _ if error.http_status() == Some(404) => {
-                        (AttemptOutcome::Gone, Miss::NotFound)
-                    }
+                    _ if error.http_status() == Some(404) => (AttemptOutcome::Gone, Miss::NotFound),
                     ErrorClass::Auth => {
                         shared.stop.stop(StopReason::AuthFailed {
                             status: error.http_status().unwrap_or_default(),
@@ -353,7 +387,10 @@ impl ChangeTask {
                             wait: slowdown.pause,
                             rate_per_sec: slowdown.rate_per_sec,
                         });
-                        (AttemptOutcome::RateLimited, Miss::Retry(Some(slowdown.pause)))
+                        (
+                            AttemptOutcome::RateLimited,
+                            Miss::Retry(Some(slowdown.pause)),
+                        )
                     }
                     ErrorClass::Transient => (AttemptOutcome::Retry, Miss::Retry(None)),
                     // The change may or may not have been applied; it is idempotent, so the

@@ -175,7 +175,10 @@ impl Executor for AtlasClient {
                         team_ids: Some(grants.team_ids.clone()),
                         group_role_assignments: Some(grants.projects.clone()),
                     };
-                    Ok(self.update_invitation(id, &request).await?.map(|_| Effect::Applied))
+                    Ok(self
+                        .update_invitation(id, &request)
+                        .await?
+                        .map(|_| Effect::Applied))
                 }
                 ChangeCall::UpdateUser { id, grants } => {
                     let request = OrgUserUpdateRequest {
@@ -194,14 +197,15 @@ impl Executor for AtlasClient {
                         }),
                         team_ids: Some(grants.team_ids.clone()),
                     };
-                    Ok(self.update_user(id, &request).await?.map(|_| Effect::Applied))
+                    Ok(self
+                        .update_user(id, &request)
+                        .await?
+                        .map(|_| Effect::Applied))
                 }
                 ChangeCall::DeleteInvitation { id } => {
                     Ok(removed(self.delete_invitation(id).await?))
                 }
-                ChangeCall::DeleteUser { id } => {
-                    Ok(removed(self.delete_user(id).await?))
-                }
+                ChangeCall::DeleteUser { id } => Ok(removed(self.delete_user(id).await?)),
             }
         })
     }
@@ -225,7 +229,7 @@ fn org_roles(grants: &Grants) -> Vec<OrgRole> {
     grants
         .roles
         .iter()
-        .filter_map(|r| r.parse().ok())
+        .filter_map(|r| OrgRole::parse(r))
         .collect()
 }
 

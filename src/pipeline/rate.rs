@@ -37,11 +37,9 @@ use crate::atlas::client::AtlasClient;
 use crate::atlas::error::{RateHeaders, RateLimitHint};
 use crate::atlas::rate_limits::{BucketLimit, Declared};
 
-/// The lowest `--rate`: one request an hour. Anything slower is not a run.
-pub const MIN_RATE_PER_SEC: f64 = 1.0 / 3600.0;
-/// The highest `--rate`: 100,000 requests a second, beyond anything Atlas admits; the bound
-/// keeps the arithmetic of the buckets far from overflow.
-pub const MAX_RATE_PER_SEC: f64 = 100_000.0;
+// The bounds of `--rate` (one request an hour, 100,000 a second), shared with the simulator's
+// `--rate-limit`, which reads rates with the same parser.
+pub use atlas_model::rate::{MAX_RATE_PER_SEC, MIN_RATE_PER_SEC};
 /// An adapted (not learned) rate never falls below this, so a run always makes progress.
 pub const ADAPT_FLOOR_PER_SEC: f64 = 0.2;
 /// How much earlier than its turn a request may reach Atlas without being refused, when the
@@ -108,39 +106,10 @@ fn round2(x: f64) -> f64 {
 impl FromStr for Rate {
     type Err = String;
 
+    /// Read by [`atlas_model::rate::parse_per_second`], the parser the simulator's
+    /// `--rate-limit` uses too.
     fn from_str(text: &str) -> Result<Rate, String> {
-        let bad = || format!("invalid rate {text:?}: write it like 10/s, 600/min or 5/6s");
-        let (count, unit) = match text.trim().split_once('/') {
-            Some((count, unit)) => (count.trim(), unit.trim().to_ascii_lowercase()),
-            None => (text.trim(), "s".to_owned()),
-        };
-        let count: f64 = count.parse().map_err(|_| bad())?;
-        // "6s", "10 min": a number of units.
-        let split = unit
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(unit.len());
-        let (times, unit) = unit.split_at(split);
-        let times: f64 = if times.is_empty() {
-            1.0
-        } else {
-            times.parse().map_err(|_| bad())?
-        };
-        let seconds = match unit.trim() {
-            "s" | "sec" | "second" => 1.0,
-            "m" | "min" | "minute" => 60.0,
-            "h" | "hour" => 3600.0,
-            _ => return Err(bad()),
-        };
-        let per_second = count / (seconds * times);
-        if !per_second.is_finite() || per_second <= 0.0 {
-            return Err(format!("invalid rate {text:?}: it must be more than zero"));
-        }
-        if !(MIN_RATE_PER_SEC * (1.0 - 1e-9)..=MAX_RATE_PER_SEC).contains(&per_second) {
-            return Err(format!(
-                "rate {text:?} is out of range: use between 1/h and 100000/s"
-            ));
-        }
-        Ok(Rate { per_second })
+        atlas_model::rate::parse_per_second(text).map(|per_second| Rate { per_second })
     }
 }
 

@@ -14,14 +14,15 @@ use futures::future::BoxFuture;
 use tokio::time::Instant;
 
 use super::events::{AttemptOutcome, Event, StopReason};
-use super::executor::{EventSink, Executor, SinkClosed};
+use super::executor::{Call, ChangeCall, Effect, EventSink, Executor, SinkClosed, UserSeen};
 use super::{PipelineConfig, PipelineOutcome, Rate, RateGate, RetryPolicy, StopSignal};
 use crate::atlas::client::Answer;
 use crate::atlas::error::{CallError, RateHeaders};
 use crate::atlas::model::{Invitation, InvitationRequest};
-use crate::plan::PlannedRow;
+use crate::plan::{Grants, PlannedChange, PlannedRow};
 use crate::roster::Invitee;
-use crate::vocab::InviteStatus;
+use crate::vocab::events::{ChangeResult, ChangeTarget};
+use crate::vocab::{ChangeState, EmailKey, InviteStatus, Operation};
 
 /// The client's timeout in these tests.
 const TIMEOUT: Duration = Duration::from_secs(1);
@@ -46,6 +47,16 @@ struct Server {
     created: Vec<(String, Instant)>,
     posts: usize,
     lookups: Vec<(String, Instant)>,
+    /// For changes: the invitation endpoints are in use (pending invitations are looked up).
+    invites_api: bool,
+    /// Pending invitations by address, with their ids.
+    pending: HashMap<String, String>,
+    /// Users by address.
+    users: HashMap<String, UserSeen>,
+    /// Every PATCH and DELETE, in order.
+    changes: Vec<ChangeCall>,
+    /// Changes applied whose answer is then lost (the client sees no answer).
+    lose_answers: usize,
 }
 
 #[derive(Clone, Default)]
@@ -166,6 +177,93 @@ impl Executor for FakeAtlas {
     fn lookup_endpoint(&self) -> &'static str {
         "GET /fake"
     }
+
+    fn find_pending_invitation<'a>(&'a self, email: &'a str) -> Call<'a, Option<String>> {
+        let found = self.server.lock().unwrap().pending.get(email).cloned();
+        Box::pin(std::future::ready(Ok(FakeAtlas::answer(found, 200))))
+    }
+
+    fn invitation_lookup_endpoint(&self) -> Option<&'static str> {
+        self.server
+            .lock()
+            .unwrap()
+            .invites_api
+            .then_some("GET /fake/invites")
+    }
+
+    fn find_user<'a>(&'a self, email: &'a str) -> Call<'a, Option<UserSeen>> {
+        let found = self.server.lock().unwrap().users.get(email).cloned();
+        Box::pin(std::future::ready(Ok(FakeAtlas::answer(found, 200))))
+    }
+
+    fn user_lookup_endpoint(&self) -> &'static str {
+        "GET /fake/users"
+    }
+
+    fn owners(&self) -> Call<'_, u64> {
+        let server = self.server.lock().unwrap();
+        let owners = server
+            .users
+            .values()
+            .filter(|u| u.active && u.owner)
+            .count();
+        Box::pin(std::future::ready(Ok(FakeAtlas::answer(
+            owners as u64,
+            200,
+        ))))
+    }
+
+    fn owners_endpoint(&self) -> &'static str {
+        "GET /fake/users"
+    }
+
+    fn change<'a>(&'a self, call: &'a ChangeCall) -> Call<'a, Effect> {
+        let mut server = self.server.lock().unwrap();
+        server.changes.push(call.clone());
+        let effect = match call {
+            ChangeCall::UpdateInvitation { id, .. } => server
+                .pending
+                .values()
+                .any(|p| p == id)
+                .then_some(Effect::Applied),
+            ChangeCall::UpdateUser { id, .. } => server
+                .users
+                .values()
+                .any(|u| u.id == *id)
+                .then_some(Effect::Applied),
+            ChangeCall::DeleteInvitation { id } => {
+                let before = server.pending.len();
+                server.pending.retain(|_, p| p != id);
+                Some(if server.pending.len() < before {
+                    Effect::Applied
+                } else {
+                    Effect::Gone
+                })
+            }
+            ChangeCall::DeleteUser { id } => {
+                let before = server.users.len();
+                server.users.retain(|_, u| u.id != *id);
+                Some(if server.users.len() < before {
+                    Effect::Applied
+                } else {
+                    Effect::Gone
+                })
+            }
+        };
+        let answer = match effect {
+            None => Err(FakeAtlas::status(404, "NOT_FOUND")),
+            Some(_) if server.lose_answers > 0 => {
+                server.lose_answers -= 1;
+                Err(CallError::NoAnswer("timed out".into()))
+            }
+            Some(effect) => Ok(FakeAtlas::answer(effect, 200)),
+        };
+        Box::pin(std::future::ready(answer))
+    }
+
+    fn change_endpoint(&self, _call: &ChangeCall) -> &'static str {
+        "PATCH|DELETE /fake"
+    }
 }
 
 /// Keeps every event; never fails.
@@ -192,6 +290,7 @@ impl Events {
             .filter_map(|e| match e {
                 Event::Attempt(a) => Some(a),
                 Event::Finished(r) => r.last_attempt.as_ref(),
+                Event::ChangeFinished(c) => c.last_attempt.as_ref(),
                 _ => None,
             })
             .filter(|a| a.email_key == *email)
@@ -449,5 +548,217 @@ async fn a_rate_limit_is_waited_out_and_the_row_is_sent_once() {
     assert_eq!(
         events.outcomes("a@x.io"),
         vec![AttemptOutcome::RateLimited, AttemptOutcome::Invited]
+    );
+}
+
+// ----- changes: updates, revocations, removals ------------------------------------------------
+
+fn change(email: &str, operation: Operation, to: Option<&[&str]>) -> PlannedChange {
+    let grants = |roles: &[&str]| {
+        Grants::new(
+            roles.iter().map(|r| r.to_string()).collect(),
+            Vec::new(),
+            Vec::new(),
+        )
+    };
+    PlannedChange {
+        id: 7,
+        email: email.to_owned(),
+        email_key: EmailKey::of(email),
+        operation,
+        reason: "test".into(),
+        from: grants(&["ORG_OWNER"]),
+        to: to.map(grants),
+        invitation_id: None,
+        user_id: None,
+        remove_active: false,
+    }
+}
+
+fn user(id: &str, active: bool, owner: bool) -> UserSeen {
+    UserSeen {
+        id: id.into(),
+        active,
+        owner,
+    }
+}
+
+async fn run_changes(
+    atlas: &FakeAtlas,
+    events: &Arc<Events>,
+    changes: Vec<PlannedChange>,
+) -> Vec<ChangeResult> {
+    super::run_all(
+        Arc::new(atlas.clone()),
+        Arc::new(RateGate::fixed(Rate::per_second(1000.0))),
+        Arc::clone(events) as Arc<dyn EventSink>,
+        Arc::new(StopSignal::default()),
+        config(),
+        Vec::new(),
+        changes,
+    )
+    .await;
+    let seen = events.seen.lock().unwrap();
+    seen.iter()
+        .filter_map(|e| match e {
+            Event::ChangeFinished(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pending_invitation_is_updated_in_place_with_the_invitation_endpoints() {
+    let atlas = FakeAtlas::default();
+    {
+        let mut server = atlas.server.lock().unwrap();
+        server.invites_api = true;
+        server.pending.insert("ann@x.io".into(), "inv-1".into());
+    }
+    let events = Arc::new(Events::default());
+    let done = run_changes(
+        &atlas,
+        &events,
+        vec![change("ann@x.io", Operation::Update, Some(&["ORG_MEMBER"]))],
+    )
+    .await;
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].state, ChangeState::Done);
+    assert_eq!(
+        done[0].target,
+        Some(ChangeTarget::Invitation("inv-1".into()))
+    );
+    let server = atlas.server.lock().unwrap();
+    let [ChangeCall::UpdateInvitation { id, grants }] = server.changes.as_slice() else {
+        panic!("one PATCH of the invitation: {:?}", server.changes);
+    };
+    assert_eq!(
+        (id.as_str(), grants.roles.as_slice()),
+        ("inv-1", &["ORG_MEMBER".to_owned()][..])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_accepted_invitation_is_updated_through_the_user() {
+    let atlas = FakeAtlas::default();
+    {
+        let mut server = atlas.server.lock().unwrap();
+        server.invites_api = true;
+        server
+            .users
+            .insert("ann@x.io".into(), user("u-1", true, false));
+    }
+    let events = Arc::new(Events::default());
+    let done = run_changes(
+        &atlas,
+        &events,
+        vec![change("ann@x.io", Operation::Update, Some(&["ORG_MEMBER"]))],
+    )
+    .await;
+    assert_eq!(done[0].state, ChangeState::Done);
+    assert_eq!(done[0].target, Some(ChangeTarget::User("u-1".into())));
+    assert!(matches!(
+        atlas.server.lock().unwrap().changes.as_slice(),
+        [ChangeCall::UpdateUser { .. }]
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn revoke_keeps_members_unless_asked_and_never_removes_the_last_owner() {
+    let atlas = FakeAtlas::default();
+    {
+        let mut server = atlas.server.lock().unwrap();
+        server
+            .users
+            .insert("member@x.io".into(), user("u-1", true, false));
+        server
+            .users
+            .insert("pending@x.io".into(), user("u-2", false, false));
+        server
+            .users
+            .insert("owner@x.io".into(), user("u-3", true, true));
+        server
+            .users
+            .insert("kept@x.io".into(), user("u-4", true, false));
+    }
+    let events = Arc::new(Events::default());
+    let mut remove_member = change("member@x.io", Operation::Revoke, None);
+    remove_member.remove_active = true;
+    let done = run_changes(
+        &atlas,
+        &events,
+        vec![
+            change("kept@x.io", Operation::Revoke, None),
+            change("pending@x.io", Operation::Revoke, None),
+            remove_member,
+            change("owner@x.io", Operation::Remove, None),
+            change("nobody@x.io", Operation::Revoke, None),
+        ],
+    )
+    .await;
+    let by_email: HashMap<&str, &ChangeResult> =
+        done.iter().map(|c| (c.email.as_str(), c)).collect();
+    assert_eq!(by_email["kept@x.io"].state, ChangeState::Kept);
+    assert_eq!(
+        (
+            by_email["pending@x.io"].state,
+            by_email["pending@x.io"].operation
+        ),
+        (ChangeState::Done, Operation::Revoke)
+    );
+    // A member taken out is removed, not revoked.
+    assert_eq!(
+        (
+            by_email["member@x.io"].state,
+            by_email["member@x.io"].operation
+        ),
+        (ChangeState::Done, Operation::Remove)
+    );
+    assert_eq!(by_email["owner@x.io"].state, ChangeState::Kept);
+    assert!(
+        by_email["owner@x.io"]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("last ORG_OWNER")
+    );
+    assert_eq!(by_email["nobody@x.io"].state, ChangeState::Done);
+    let server = atlas.server.lock().unwrap();
+    assert_eq!(
+        server
+            .users
+            .keys()
+            .map(String::as_str)
+            .collect::<std::collections::BTreeSet<_>>(),
+        ["kept@x.io", "owner@x.io"].into()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deletion_whose_answer_is_lost_is_done_when_tried_again() {
+    let atlas = FakeAtlas::default();
+    {
+        let mut server = atlas.server.lock().unwrap();
+        server.invites_api = true;
+        server.pending.insert("ann@x.io".into(), "inv-1".into());
+        server.lose_answers = 1;
+    }
+    let events = Arc::new(Events::default());
+    let done = run_changes(
+        &atlas,
+        &events,
+        vec![change("ann@x.io", Operation::Revoke, None)],
+    )
+    .await;
+    assert_eq!(done[0].state, ChangeState::Done);
+    // The DELETE that took effect, then the second try's lookups that find nothing: gone.
+    assert_eq!(atlas.server.lock().unwrap().changes.len(), 1);
+    assert!(atlas.server.lock().unwrap().pending.is_empty());
+    assert!(done[0].detail.as_deref().unwrap().contains("already gone"));
+    use AttemptOutcome::*;
+    assert_eq!(
+        events.outcomes("ann@x.io"),
+        [Found, Unknown, NotFound, NotFound],
+        "found and deleted, no answer; then nothing left to find"
     );
 }

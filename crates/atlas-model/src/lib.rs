@@ -10,9 +10,14 @@
 //! - the crate root: roles, invitations, `ApiError` and the invite endpoints' media type;
 //! - [`users`]: the users resource's listing (`OrgUserDetail`, `OrgUserDetailPage`);
 //! - [`directory`]: the teams and projects listings (`TeamView`, `GroupView`, `Page`);
-//! - [`rate_limits`]: the `rateLimits` resource and the token buckets Atlas states.
+//! - [`rate_limits`]: the `rateLimits` resource and the token buckets Atlas states;
+//! - [`lifecycle`]: the bodies that change people after the invitation (update, roles);
+//! - [`rate`]: request rates as written on command lines (`10/s`, `5/6s`), read the same way
+//!   by the client's `--rate` and the simulator's `--rate-limit`.
 
 pub mod directory;
+pub mod lifecycle;
+pub mod rate;
 pub mod rate_limits;
 pub mod users;
 

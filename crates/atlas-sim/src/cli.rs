@@ -1,9 +1,11 @@
-//! The command line of the `atlas-sim` binary: the flags of `atlas-invite simulate`, with the
-//! same names, defaults and ranges, turned into a [`SimConfig`].
+//! The command line of the `atlas-sim` binary: [`ServeArgs`], the flags of a simulator, turned
+//! into a [`SimConfig`]; and [`SimCli`], which serves with them (with no subcommand, or with
+//! `serve`) or plays what an invited person does on a running simulator (`accept`, `expire`,
+//! `decline`).
 //!
-//! `atlas-invite` parses its `simulate` subcommand with its own copy of these flags (its
-//! `--rate-limit` shares the `--rate` parser of its pipeline); a test in `atlas-invite` checks
-//! that both accept the same flags with the same defaults.
+//! [`ServeArgs`] is the one definition of the simulator's flags: `atlas-invite simulate`
+//! flattens it into its own command line, and `--rate-limit` is read by
+//! [`atlas_model::rate::parse_per_second`], as `atlas-invite --rate` is.
 
 // The doc comments here are the `--help` texts, written for a terminal: plain URLs and
 // `<placeholders>` read right there, where rustdoc's link and HTML syntax would not.
@@ -12,19 +14,77 @@
 use std::time::Duration;
 
 use atlas_model::is_atlas_id;
-use clap::Parser;
+use atlas_model::rate::parse_per_second;
+use clap::{Args, Command, CommandFactory, Parser, Subcommand};
 
-use crate::{RateLimit, SimConfig};
+use crate::control::PersonAction;
+use crate::{DEFAULT_MAX_ORG_USERS, DEFAULT_MAX_TEAM_USERS, RateLimit, SimConfig};
 
-/// The lowest `--rate-limit`: one request an hour.
-const MIN_RATE_PER_SEC: f64 = 1.0 / 3600.0;
-/// The highest `--rate-limit`.
-const MAX_RATE_PER_SEC: f64 = 100_000.0;
+/// What `atlas-sim` does.
+const ABOUT: &str = "Serve a stateful, fault-injecting MongoDB Atlas invitation API on 127.0.0.1 \
+until killed (the first line on stdout is its base URL), or play what an invited person does on \
+a running one.";
+
+/// The whole command line of `atlas-sim`: serve (the default), or a rehearsal control.
+#[derive(Debug, Parser)]
+#[command(
+    name = "atlas-sim",
+    version,
+    about = ABOUT,
+    args_override_self = true,
+    args_conflicts_with_subcommands = true
+)]
+pub struct SimCli {
+    #[command(subcommand)]
+    pub command: Option<SimCommand>,
+
+    /// Without a subcommand, the flags of `serve`.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// The subcommands of `atlas-sim`.
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve the simulator until killed (what `atlas-sim` does without a subcommand).
+    // Boxed: the flags of a simulator are many, a control's two.
+    Serve(Box<ServeArgs>),
+    /// The person accepts their pending invitation on a running simulator: they become an
+    /// active member.
+    Accept(ControlArgs),
+    /// The person's pending invitation expires now, as after 30 days.
+    Expire(ControlArgs),
+    /// The person declines their pending invitation.
+    Decline(ControlArgs),
+}
+
+impl SimCommand {
+    /// The person's action a control subcommand plays, with its arguments.
+    pub fn control(&self) -> Option<(PersonAction, &ControlArgs)> {
+        match self {
+            SimCommand::Serve(_) => None,
+            SimCommand::Accept(args) => Some((PersonAction::Accept, args)),
+            SimCommand::Expire(args) => Some((PersonAction::Expire, args)),
+            SimCommand::Decline(args) => Some((PersonAction::Decline, args)),
+        }
+    }
+}
+
+/// Which simulator, and who.
+#[derive(Debug, Clone, Args)]
+pub struct ControlArgs {
+    /// The running simulator's base URL, as it printed it (like http://127.0.0.1:8080).
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+
+    /// The invited person's email address.
+    #[arg(value_name = "EMAIL")]
+    pub email: String,
+}
 
 /// Serve a stateful, fault-injecting MongoDB Atlas invitation API on 127.0.0.1 until killed.
 /// The first line on stdout is its base URL.
-#[derive(Debug, Clone, Parser)]
-#[command(name = "atlas-sim", version, args_override_self = true)]
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 0)]
@@ -44,7 +104,7 @@ pub struct ServeArgs {
 
     /// Token-bucket rate limit answering 429 with Retry-After, like 10/s or 5/6s (the
     /// bucket's refill); GET /rateLimits declares it.
-    #[arg(long, value_name = "N/s", value_parser = parse_rate)]
+    #[arg(long, value_name = "N/s", value_parser = parse_per_second)]
     pub rate_limit: Option<f64>,
 
     /// Capacity of the --rate-limit bucket [default: one second's refill, at least 1].
@@ -86,6 +146,11 @@ pub struct ServeArgs {
     #[arg(long = "member", value_name = "EMAIL")]
     pub members: Vec<String>,
 
+    /// An email that is already a member of the organization with ORG_OWNER (repeatable); the
+    /// last owner can be neither removed nor stripped of the role.
+    #[arg(long = "owner", value_name = "EMAIL")]
+    pub owners: Vec<String>,
+
     /// Seed of the fault injection, for repeatable runs.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -109,6 +174,38 @@ pub struct ServeArgs {
     /// A project of the organization, served by GET /orgs/{orgId}/groups (repeatable).
     #[arg(long = "project", value_name = "ID:NAME", value_parser = parse_pair)]
     pub projects: Vec<(String, String)>,
+
+    /// Users the organization may hold, pending invitations included (Atlas: 500); more are
+    /// refused with 400 MAX_USERS_PER_ORG_EXCEEDED.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_ORG_USERS, value_parser = parse_capacity)]
+    pub max_org_users: usize,
+
+    /// Users a team may hold, pending invitations naming it included (Atlas: 250); more are
+    /// refused with 400 MAX_USERS_PER_TEAM_EXCEEDED.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_TEAM_USERS, value_parser = parse_capacity)]
+    pub max_team_users: usize,
+}
+
+/// `ServeArgs` parses a command line alone too (`ServeArgs::parse`), as the whole `atlas-sim`
+/// did before it had subcommands. Written by hand rather than derived, because a derived
+/// `Parser` would bring its own `--version` into every command that flattens these flags.
+impl CommandFactory for ServeArgs {
+    fn command() -> Command {
+        ServeArgs::augment_args(serve_command())
+    }
+
+    fn command_for_update() -> Command {
+        ServeArgs::augment_args_for_update(serve_command())
+    }
+}
+
+impl Parser for ServeArgs {}
+
+fn serve_command() -> Command {
+    Command::new("atlas-sim")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(ABOUT)
+        .args_override_self(true)
 }
 
 impl ServeArgs {
@@ -133,6 +230,9 @@ impl ServeArgs {
             html_503_rate: self.html_503_rate,
             duplicate_invites: self.duplicate_invites,
             existing_members: self.members,
+            existing_owners: self.owners,
+            max_org_users: self.max_org_users,
+            max_team_users: self.max_team_users,
             service_accounts: self.service_accounts,
             token_ttl: self.token_ttl,
             api_keys: self.api_keys,
@@ -143,41 +243,14 @@ impl ServeArgs {
     }
 }
 
-/// `--rate-limit`: requests per second from `10/s`, `600/min`, `5/6s` or a bare `10`, between
-/// one an hour and 100000/s, as `atlas-invite` reads rates.
-fn parse_rate(text: &str) -> Result<f64, String> {
-    let bad = || format!("invalid rate {text:?}: write it like 10/s, 600/min or 5/6s");
-    let (count, unit) = match text.trim().split_once('/') {
-        Some((count, unit)) => (count.trim(), unit.trim().to_ascii_lowercase()),
-        None => (text.trim(), "s".to_owned()),
-    };
-    let count: f64 = count.parse().map_err(|_| bad())?;
-    // "6s", "10 min": a number of units.
-    let split = unit
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(unit.len());
-    let (times, unit) = unit.split_at(split);
-    let times: f64 = if times.is_empty() {
-        1.0
-    } else {
-        times.parse().map_err(|_| bad())?
-    };
-    let seconds = match unit.trim() {
-        "s" | "sec" | "second" => 1.0,
-        "m" | "min" | "minute" => 60.0,
-        "h" | "hour" => 3600.0,
-        _ => return Err(bad()),
-    };
-    let per_second = count / (seconds * times);
-    if !per_second.is_finite() || per_second <= 0.0 {
-        return Err(format!("invalid rate {text:?}: it must be more than zero"));
+/// `--max-org-users` and `--max-team-users`: from 1 to a million.
+fn parse_capacity(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{text:?} is not a number of users from 1 to 1000000"
+        )),
     }
-    if !(MIN_RATE_PER_SEC * (1.0 - 1e-9)..=MAX_RATE_PER_SEC).contains(&per_second) {
-        return Err(format!(
-            "rate {text:?} is out of range: use between 1/h and 100000/s"
-        ));
-    }
-    Ok(per_second)
 }
 
 fn parse_org_id(text: &str) -> Result<String, String> {
@@ -240,6 +313,60 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         ServeArgs::command().debug_assert();
+        SimCli::command().debug_assert();
+    }
+
+    #[test]
+    fn atlas_sim_serves_by_default_or_plays_a_person() {
+        let cli = SimCli::try_parse_from([
+            "atlas-sim",
+            "--owner",
+            "o@example.com",
+            "--max-org-users",
+            "10",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        let config = cli.serve.config();
+        assert_eq!(config.existing_owners, ["o@example.com"]);
+        assert_eq!((config.max_org_users, config.max_team_users), (10, 250));
+
+        let cli = SimCli::try_parse_from(["atlas-sim", "serve", "--max-team-users", "3"]).unwrap();
+        match cli.command {
+            Some(SimCommand::Serve(args)) => assert_eq!(args.max_team_users, 3),
+            other => panic!("{other:?}"),
+        }
+        let cli = SimCli::try_parse_from([
+            "atlas-sim",
+            "decline",
+            "--url",
+            "http://127.0.0.1:1",
+            "a@example.com",
+        ])
+        .unwrap();
+        let command = cli.command.unwrap();
+        let (action, args) = command.control().unwrap();
+        assert_eq!(action, PersonAction::Decline);
+        assert_eq!(args.email, "a@example.com");
+
+        for args in [
+            &["atlas-sim", "accept", "a@example.com"][..],
+            &[
+                "atlas-sim",
+                "--port",
+                "1",
+                "accept",
+                "--url",
+                "u",
+                "a@example.com",
+            ],
+            &["atlas-sim", "--max-team-users", "0"],
+        ] {
+            assert!(
+                SimCli::try_parse_from(args).is_err(),
+                "{args:?} was accepted"
+            );
+        }
     }
 
     #[test]

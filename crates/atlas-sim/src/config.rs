@@ -12,6 +12,11 @@ use std::time::Duration;
 
 use atlas_model::is_atlas_id;
 
+/// Users per organization in Atlas, pending invitations included.
+pub const DEFAULT_MAX_ORG_USERS: usize = 500;
+/// Users per team in Atlas.
+pub const DEFAULT_MAX_TEAM_USERS: usize = 250;
+
 /// How a simulator behaves. `SimConfig::default()` is a perfect Atlas: any 24-hex organization
 /// exists, any non-empty bearer token is accepted, there is no latency, no rate limit and no fault.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,8 +57,18 @@ pub struct SimConfig {
     /// When true, inviting an address that already has a pending invitation creates a second
     /// one instead of answering 409, so that a client's duplicate sends become visible.
     pub duplicate_invites: bool,
-    /// Addresses (case-insensitive) that are already active members; inviting them answers 409.
+    /// Addresses (case-insensitive) that are already active members (`ORG_MEMBER`); inviting
+    /// them answers 409.
     pub existing_members: Vec<String>,
+    /// Addresses (case-insensitive) that are already active members with `ORG_OWNER`, so that
+    /// the organization has owners the last of whom cannot be removed.
+    pub existing_owners: Vec<String>,
+    /// Users an organization may hold, pending invitations included (Atlas: 500). An
+    /// invitation beyond it is refused with 400 `MAX_USERS_PER_ORG_EXCEEDED`.
+    pub max_org_users: usize,
+    /// Users a team may hold, pending invitations naming it included (Atlas: 250). An
+    /// invitation or update beyond it is refused with 400 `MAX_USERS_PER_TEAM_EXCEEDED`.
+    pub max_team_users: usize,
     /// Whether answers on the v2 invite paths carry `Deprecation` and `Sunset` headers, as the
     /// deprecated 2023-01-01 invitation resource does.
     pub deprecation_headers: bool,
@@ -93,6 +108,9 @@ impl Default for SimConfig {
             html_503_rate: 0.0,
             duplicate_invites: false,
             existing_members: Vec::new(),
+            existing_owners: Vec::new(),
+            max_org_users: DEFAULT_MAX_ORG_USERS,
+            max_team_users: DEFAULT_MAX_TEAM_USERS,
             deprecation_headers: true,
             script: Vec::new(),
             service_accounts: Vec::new(),
@@ -174,6 +192,9 @@ impl SimConfig {
                 ));
             }
         }
+        if self.max_org_users == 0 || self.max_team_users == 0 {
+            return Err("an organization and a team must each be able to hold one user".to_owned());
+        }
         if let Some(token) = &self.token
             && token.trim().is_empty()
         {
@@ -248,8 +269,20 @@ impl SimConfig {
                 self.script.len()
             ));
         }
-        if !self.existing_members.is_empty() {
-            lines.push(format!("existing members: {}", self.existing_members.len()));
+        if !self.existing_members.is_empty() || !self.existing_owners.is_empty() {
+            lines.push(format!(
+                "existing members: {} (owners: {})",
+                self.existing_members.len() + self.existing_owners.len(),
+                self.existing_owners.len()
+            ));
+        }
+        if self.max_org_users != DEFAULT_MAX_ORG_USERS
+            || self.max_team_users != DEFAULT_MAX_TEAM_USERS
+        {
+            lines.push(format!(
+                "capacity: {} users per organization, {} per team",
+                self.max_org_users, self.max_team_users
+            ));
         }
         if self.duplicate_invites {
             lines.push("duplicates: a repeated invitation creates a second one".to_owned());

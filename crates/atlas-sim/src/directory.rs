@@ -19,11 +19,11 @@ use axum::response::Response;
 use serde::Serialize;
 
 use atlas_model::directory::{GroupView, Page, TeamView};
-use atlas_model::{ApiError, MEDIA_TYPE_2023_01_01};
+use atlas_model::{ApiError, GroupRole, MEDIA_TYPE_2023_01_01};
 
 use super::admission::{self, Endpoint, Versioning, admit};
 use super::reply::{Reply, raw};
-use super::state::{NewInvitation, SimState};
+use super::state::SimState;
 
 /// The teams listing.
 pub(crate) const V2_TEAMS: &str = "/api/atlas/v2/orgs/{org_id}/teams";
@@ -175,13 +175,17 @@ impl Paging {
     }
 }
 
-/// With teams or projects configured, an invitation naming an id the organization does not
-/// have is refused as Atlas does: 404 `TEAM_NOT_FOUND` or `GROUP_NOT_FOUND`.
-pub(crate) fn unknown_ids(sim: &SimState, new: &NewInvitation) -> Option<ApiError> {
+/// With teams or projects configured, an invitation (or an update) naming a team or project
+/// id the organization does not have is refused as Atlas does: 404 `TEAM_NOT_FOUND` or
+/// `GROUP_NOT_FOUND`.
+pub(crate) fn unknown_ids(
+    sim: &SimState,
+    team_ids: &[String],
+    group_roles: &[GroupRole],
+) -> Option<ApiError> {
     let config = sim.config();
     if !config.teams.is_empty()
-        && let Some(id) = new
-            .team_ids
+        && let Some(id) = team_ids
             .iter()
             .find(|id| !config.teams.iter().any(|(t, _)| t == *id))
     {
@@ -192,8 +196,7 @@ pub(crate) fn unknown_ids(sim: &SimState, new: &NewInvitation) -> Option<ApiErro
         ));
     }
     if !config.projects.is_empty()
-        && let Some(id) = new
-            .group_roles
+        && let Some(id) = group_roles
             .iter()
             .filter_map(|g| g.group_id.as_deref())
             .find(|id| !config.projects.iter().any(|(p, _)| p == id))

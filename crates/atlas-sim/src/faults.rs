@@ -1,11 +1,14 @@
-//! What an injected [`Fault`] does to a POST that creates an invitation, on every resource that
-//! creates them (the invite paths and the users resource), and the [`ConnControl`] that lets a
-//! handler close its connection without answering.
+//! What an injected [`Fault`] does to a request that creates or changes something: a POST that
+//! creates an invitation (the invite paths and the users resource), and a PATCH, DELETE or role
+//! change of one invitation or user; and the [`ConnControl`] that lets a handler close its
+//! connection without answering.
 //!
 //! Faults are drawn after validation, so that a malformed request is always a plain 400 and a
 //! scripted fault is only consumed by a request that would otherwise have reached Atlas' core.
-//! The faults that look the same everywhere (a 500, a proxy page, a 429, a dropped connection, a
-//! hang) are carried out here; the resource supplies only what differs, through [`Creating`].
+//! A person's scripted faults are consumed in order by every such request about them, whatever
+//! its kind. The faults that look the same everywhere (a 500, a proxy page, a 429, a dropped
+//! connection, a hang) are carried out here; the resource supplies only what differs, through
+//! [`Refusing`] and [`Creating`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +20,7 @@ use tokio::sync::Notify;
 use atlas_model::Invitation;
 
 use super::config::Fault;
+use super::people::{org_full, team_full};
 use super::reply::{Reply, html};
 use super::state::{Conflict, NewInvitation, SimState, bump};
 
@@ -67,14 +71,18 @@ pub(super) enum Shape {
     WithoutId,
 }
 
-/// What a resource that creates invitations answers where resources differ.
-pub(super) trait Creating {
-    /// The success answer for `invitation`, in `shape`.
-    fn created(&self, reply: &Reply, invitation: Invitation, shape: Shape) -> Response;
+/// How a resource refuses when a fault says so, where resources differ.
+pub(super) trait Refusing {
     /// The answer to a scripted `Fault::Status(status)`.
     fn status_fault(&self, reply: &Reply, status: u16) -> Response;
     /// The HTML page the proxy in front of this resource sends with `status`.
     fn proxy_page(&self, status: StatusCode) -> String;
+}
+
+/// What a resource that creates invitations answers where resources differ.
+pub(super) trait Creating: Refusing {
+    /// The success answer for `invitation`, in `shape`.
+    fn created(&self, reply: &Reply, invitation: Invitation, shape: Shape) -> Response;
 }
 
 /// Creates the invitation `new` asks for, with this address's next fault if it has one.
@@ -90,16 +98,15 @@ pub(super) async fn create(
             resource.created(reply, invitation, shape)
         })
     };
-    let page = |status| html(status, resource.proxy_page(status));
     match sim.next_fault(&new.username) {
         None => created(Shape::Whole),
-        Some(Fault::Error500) => reply.fail(500, "UNEXPECTED_ERROR", "Unexpected error."),
-        Some(Fault::Html503) => page(StatusCode::SERVICE_UNAVAILABLE),
-        Some(Fault::BadGateway502Html) => page(StatusCode::BAD_GATEWAY),
-        Some(Fault::RateLimited { retry_after }) => {
-            reply.rate_limited("RATE_LIMITED", retry_after, retry_after, None)
-        }
-        Some(Fault::Status(status)) => resource.status_fault(reply, status),
+        Some(
+            fault @ (Fault::Error500
+            | Fault::Html503
+            | Fault::BadGateway502Html
+            | Fault::RateLimited { .. }
+            | Fault::Status(_)),
+        ) => refuse(resource, reply, fault),
         Some(Fault::Slow(ms)) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             created(Shape::Whole)
@@ -121,8 +128,69 @@ pub(super) async fn create(
     }
 }
 
+/// Makes the change `work` makes (and answers as it does), with the next fault of the person
+/// `key` names (their lower-cased address; empty for nobody, which draws random faults only).
+/// As for a creation, the change is made whatever becomes of the answer: a dropped connection,
+/// a truncated body or a client that gave up waiting on a slow answer leave it made.
+pub(super) async fn change(
+    sim: &SimState,
+    resource: &impl Refusing,
+    reply: &Reply,
+    key: &str,
+    work: impl FnOnce() -> Response,
+) -> Response {
+    match sim.next_fault(key) {
+        // A change answers with no id to leave out.
+        None | Some(Fault::OkWithoutId) => work(),
+        Some(
+            fault @ (Fault::Error500
+            | Fault::Html503
+            | Fault::BadGateway502Html
+            | Fault::RateLimited { .. }
+            | Fault::Status(_)),
+        ) => refuse(resource, reply, fault),
+        Some(Fault::Slow(ms)) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            work()
+        }
+        Some(Fault::TruncatedJson) => {
+            let (parts, body) = work().into_parts();
+            let mut bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default()
+                .to_vec();
+            bytes.truncate(bytes.len() / 2);
+            Response::from_parts(parts, axum::body::Body::from(bytes))
+        }
+        Some(Fault::RecordThenDrop) => {
+            let _ = work();
+            bump(&sim.counters.dropped);
+            drop_connection()
+        }
+        Some(Fault::Hang) => {
+            bump(&sim.counters.hung);
+            tokio::time::sleep(HANG_LIMIT).await;
+            drop_connection()
+        }
+    }
+}
+
+/// The answer of a fault that refuses the request before anything is done.
+fn refuse(resource: &impl Refusing, reply: &Reply, fault: Fault) -> Response {
+    let page = |status| html(status, resource.proxy_page(status));
+    match fault {
+        Fault::Html503 => page(StatusCode::SERVICE_UNAVAILABLE),
+        Fault::BadGateway502Html => page(StatusCode::BAD_GATEWAY),
+        Fault::RateLimited { retry_after } => {
+            reply.rate_limited("RATE_LIMITED", retry_after, retry_after, None)
+        }
+        Fault::Status(status) => resource.status_fault(reply, status),
+        _ => reply.fail(500, "UNEXPECTED_ERROR", "Unexpected error."),
+    }
+}
+
 /// Records the invitation and answers with `respond`, or answers the 409 Atlas gives for a
-/// pending invitation or a member.
+/// pending invitation or a member, or the 400 of a full organization or team.
 fn created_or_conflict(
     sim: &SimState,
     reply: &Reply,
@@ -148,6 +216,8 @@ fn created_or_conflict(
                 new.username
             ),
         ),
+        Err(Conflict::OrgFull) => reply.error(org_full(org_id, sim.config().max_org_users)),
+        Err(Conflict::TeamFull(team)) => reply.error(team_full(&team, sim.config().max_team_users)),
     }
 }
 

@@ -25,6 +25,14 @@
 //! - `users.rs`: the users resource (`GET`/`POST /api/atlas/v2/orgs/{orgId}/users`, version
 //!   2025-02-19): paginated listing by membership status, and invitations through it, whose
 //!   `OrgUserRequest` bodies `user_request.rs` validates;
+//! - `invitation.rs`: one pending invitation by id (`GET`, `PATCH`, `DELETE` of
+//!   `.../invites/{invitationId}`, v2 and v1.0);
+//! - `user.rs`: one user by id (`GET`, `PATCH`, `DELETE` of `.../users/{userId}`, and its
+//!   `:addRole` and `:removeRole`), whose bodies `change_request.rs` validates;
+//! - `people.rs`: what those changes do to the simulator's memory, the rules Atlas holds them
+//!   to (the last role, the last owner) and the capacity of organizations and teams;
+//! - [`control`]: the rehearsal controls under `/_sim/` (accept, expire, decline), and their
+//!   client for the `atlas-sim` subcommands;
 //! - `directory.rs`: the organization's teams and projects (`GET .../teams`, `.../groups`);
 //! - `rate_limits.rs`: `GET /api/atlas/v2/rateLimits` and `.../rateLimits/{endpointSetId}`,
 //!   declaring the token bucket (capacity and refill);
@@ -34,22 +42,29 @@
 
 mod admission;
 mod auth;
+mod change_request;
 pub mod cli;
 mod config;
+pub mod control;
 mod directory;
 mod faults;
+mod invitation;
+mod people;
 mod rate_limits;
 mod reply;
 mod routes;
 mod server;
 mod state;
+mod user;
 mod user_request;
 mod users;
 mod validate;
 
-pub use config::{Fault, RateLimit, SimConfig};
+pub use config::{DEFAULT_MAX_ORG_USERS, DEFAULT_MAX_TEAM_USERS, Fault, RateLimit, SimConfig};
 pub use server::{Simulator, SimulatorHandle, serve_until_killed};
 pub use state::{SimState, SimStats};
 
+#[cfg(test)]
+mod lifecycle_tests;
 #[cfg(test)]
 mod tests;

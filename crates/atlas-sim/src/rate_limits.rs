@@ -38,6 +38,20 @@ const METERED: &[(&str, &str)] = &[
     ("POST", "/api/atlas/v2/orgs/{orgId}/invites"),
     ("GET", "/api/atlas/v2/orgs/{orgId}/users"),
     ("POST", "/api/atlas/v2/orgs/{orgId}/users"),
+    ("GET", "/api/atlas/v2/orgs/{orgId}/invites/{invitationId}"),
+    ("PATCH", "/api/atlas/v2/orgs/{orgId}/invites/{invitationId}"),
+    (
+        "DELETE",
+        "/api/atlas/v2/orgs/{orgId}/invites/{invitationId}",
+    ),
+    ("GET", "/api/atlas/v2/orgs/{orgId}/users/{userId}"),
+    ("PATCH", "/api/atlas/v2/orgs/{orgId}/users/{userId}"),
+    ("DELETE", "/api/atlas/v2/orgs/{orgId}/users/{userId}"),
+    ("POST", "/api/atlas/v2/orgs/{orgId}/users/{userId}:addRole"),
+    (
+        "POST",
+        "/api/atlas/v2/orgs/{orgId}/users/{userId}:removeRole",
+    ),
     ("GET", "/api/atlas/v2/orgs/{orgId}/teams"),
     ("GET", "/api/atlas/v2/orgs/{orgId}/groups"),
 ];

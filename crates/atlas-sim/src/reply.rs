@@ -98,6 +98,20 @@ impl Reply {
         self.decorate(raw(status, content_type, body))
     }
 
+    /// A 204 without a body, in `content_type`; with `envelope=true` a 200 carrying
+    /// `{status: 204, content: null}`, as Atlas wraps every answer.
+    pub(super) fn no_content(&self, content_type: &'static str) -> Response {
+        if self.envelope {
+            self.json(
+                StatusCode::NO_CONTENT,
+                content_type,
+                &serde_json::Value::Null,
+            )
+        } else {
+            self.decorate(raw(StatusCode::NO_CONTENT, content_type, Body::empty()))
+        }
+    }
+
     /// An `ApiError` answer. Errors are `application/json` on every resource and version, as
     /// the spec's shared error responses declare.
     pub(super) fn error(&self, error: ApiError) -> Response {

@@ -21,7 +21,7 @@ use axum::routing::any;
 use atlas_model::{ApiError, Invitation, MEDIA_TYPE_2023_01_01};
 
 use super::admission::{self, Endpoint, Versioning, admit, media_types, read_valid};
-use super::faults::{self, Creating, Shape};
+use super::faults::{self, Creating, Refusing, Shape};
 use super::reply::{Deprecated, Reply, raw};
 use super::state::SimState;
 use super::validate::validate;
@@ -50,6 +50,16 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .route(V2_INVITES, any(v2_invites))
         .route(V1_INVITES, any(v1_invites))
+        .route(
+            super::invitation::V2_INVITE,
+            any(super::invitation::v2_invite),
+        )
+        .route(
+            super::invitation::V1_INVITE,
+            any(super::invitation::v1_invite),
+        )
+        .route(super::user::V2_USER, any(super::user::v2_user))
+        .route(super::control::CONTROL, any(super::control::control))
         .route("/api/oauth/token", any(super::auth::oauth_token))
         .route(super::directory::V2_TEAMS, any(super::directory::v2_teams))
         .route(
@@ -66,8 +76,9 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         .with_state(state)
 }
 
+/// Which invite resource a request is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Version {
+pub(super) enum Version {
     V2,
     V1,
 }
@@ -96,8 +107,31 @@ impl Version {
         }
     }
 
+    /// What the path of one invitation admits: GET, PATCH and DELETE, versioned as the
+    /// collection is.
+    pub(super) fn one_endpoint(self) -> &'static Endpoint {
+        const METHODS: &[Method] = &[Method::GET, Method::PATCH, Method::DELETE];
+        const V2: Endpoint = Endpoint {
+            methods: METHODS,
+            allow: "GET, PATCH, DELETE",
+            rate_limited_code: "RATE_LIMITED_TOKEN_BUCKET",
+            versioning: Some(Versioning {
+                media_type: MEDIA_TYPE_2023_01_01,
+                only: "This resource supports only version 2023-01-01",
+            }),
+        };
+        const V1: Endpoint = Endpoint {
+            versioning: None,
+            ..V2
+        };
+        match self {
+            Version::V2 => &V2,
+            Version::V1 => &V1,
+        }
+    }
+
     /// The media type of successful answers, and of the request body a 415 asks for.
-    fn media_type(self) -> &'static str {
+    pub(super) fn media_type(self) -> &'static str {
         match self {
             Version::V2 => MEDIA_TYPE_2023_01_01,
             Version::V1 => "application/json",
@@ -145,23 +179,33 @@ async fn invites(sim: &SimState, version: Version, org_id: &str, request: Reques
     .await
 }
 
-async fn answer(sim: &SimState, version: Version, org_id: &str, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let query = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
-        .map(|q| q.0)
-        .unwrap_or_default();
+/// How answers on `version`'s invite paths are written: `pretty` and `envelope` as the query
+/// asks, and on v2 the deprecation headers.
+pub(super) fn invite_reply(
+    sim: &SimState,
+    version: Version,
+    query: &HashMap<String, String>,
+) -> Reply {
     let flag = |name: &str| {
         query
             .get(name)
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     };
-    let mut reply = Reply {
+    Reply {
         pretty: flag("pretty"),
         envelope: flag("envelope"),
         deprecated: (version == Version::V2 && sim.config().deprecation_headers)
             .then_some(DEPRECATED),
         rate: None,
-    };
+    }
+}
+
+async fn answer(sim: &SimState, version: Version, org_id: &str, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let query = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+        .map(|q| q.0)
+        .unwrap_or_default();
+    let mut reply = invite_reply(sim, version, &query);
     if let Some(refusal) = admit(sim, version.endpoint(), &parts, org_id, &mut reply) {
         return refusal;
     }
@@ -185,7 +229,7 @@ async fn answer(sim: &SimState, version: Version, org_id: &str, request: Request
         Ok(new) => new,
         Err(refusal) => return refusal,
     };
-    if let Some(error) = super::directory::unknown_ids(sim, &new) {
+    if let Some(error) = super::directory::unknown_ids(sim, &new.team_ids, &new.group_roles) {
         return reply.error(error);
     }
     faults::create(sim, &version, &reply, org_id, &new).await
@@ -210,7 +254,9 @@ impl Creating for Version {
             }
         }
     }
+}
 
+impl Refusing for Version {
     fn status_fault(&self, reply: &Reply, status: u16) -> Response {
         let status = if (200..=599).contains(&status) {
             status
@@ -262,7 +308,7 @@ fn status_error(status: u16) -> (&'static str, &'static str) {
 
 /// Whether the body is declared as JSON: on v2 the versioned media type or `application/json`,
 /// on v1.0 `application/json` or any versioned Atlas JSON type.
-fn json_content_type(headers: &HeaderMap, version: Version) -> bool {
+pub(super) fn json_content_type(headers: &HeaderMap, version: Version) -> bool {
     media_types(headers, header::CONTENT_TYPE)
         .iter()
         .any(|media| {

@@ -1,12 +1,15 @@
 //! The simulator's memory: created invitations, members, per-token rate-limit buckets, the
 //! remaining scripted faults, the seeded fault generator, and the request counters.
 //!
+//! What happens to people after the invitation (updates, cancellations, role changes,
+//! removals) works on the same [`Book`] from `people.rs`.
+//!
 //! [`SimState`] is shared between the HTTP handlers and whoever started the simulator (tests
 //! inspect it). Every method takes `&self`; the locks are plain `std::sync::Mutex`es held only
 //! for a few map operations and never across an `.await`, which keeps 64 concurrent clients from
 //! queueing behind each other. Counters are atomics so that counting never takes a lock.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -54,6 +57,14 @@ pub struct SimStats {
     pub user_gets: u64,
     /// GETs on `/api/atlas/v2/rateLimits` (and one endpoint set), whatever their outcome.
     pub rate_limit_gets: u64,
+    /// PATCHes of one invitation (`.../invites/{invitationId}`, v2 and v1.0).
+    pub invite_updates: u64,
+    /// DELETEs of one invitation (v2 and v1.0).
+    pub invite_deletes: u64,
+    /// PATCHes, `:addRole` and `:removeRole` POSTs of one user (`.../users/{userId}`).
+    pub user_updates: u64,
+    /// DELETEs of one user.
+    pub user_deletes: u64,
 }
 
 #[derive(Default)]
@@ -72,6 +83,10 @@ pub(crate) struct Counters {
     pub(crate) user_posts: AtomicU64,
     pub(crate) user_gets: AtomicU64,
     pub(crate) rate_limit_gets: AtomicU64,
+    pub(crate) invite_updates: AtomicU64,
+    pub(crate) invite_deletes: AtomicU64,
+    pub(crate) user_updates: AtomicU64,
+    pub(crate) user_deletes: AtomicU64,
 }
 
 /// Adds one to a counter. Relaxed ordering is enough: counters are only ever summed.
@@ -89,10 +104,14 @@ pub(crate) struct NewInvitation {
 }
 
 /// Why an invitation was not created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Conflict {
     AlreadyInvited,
     AlreadyMember,
+    /// The organization holds [`SimConfig::max_org_users`] people already.
+    OrgFull,
+    /// This team holds [`SimConfig::max_team_users`] people already.
+    TeamFull(String),
 }
 
 /// The outcome of asking the token bucket for one request.
@@ -111,15 +130,49 @@ struct Bucket {
     refilled_at: Instant,
 }
 
-struct Book {
-    invitations: Vec<Invitation>,
+pub(crate) struct Book {
+    pub(crate) invitations: Vec<Invitation>,
     /// Pending invitations per (organization, lower-cased address).
-    pending: HashMap<(String, String), usize>,
-    members: HashSet<String>,
+    pub(crate) pending: HashMap<(String, String), usize>,
+    /// Active members by lower-cased address, members of every organization.
+    pub(crate) members: HashMap<String, Member>,
     scripts: HashMap<String, VecDeque<Fault>>,
     /// Invitations no longer pending, by invitation id, with how they ended. They stay in
     /// `invitations` (the history tests inspect) but leave the invites listing.
-    closed: HashMap<String, Closed>,
+    pub(crate) closed: HashMap<String, Closed>,
+}
+
+/// What an active member holds in the organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Member {
+    /// Organization roles, as wire names (`ORG_MEMBER`), never empty.
+    pub(crate) roles: Vec<String>,
+    pub(crate) team_ids: Vec<String>,
+    pub(crate) group_roles: Vec<GroupRole>,
+}
+
+impl Member {
+    /// A member with `role` alone, as one who joined outside the simulator.
+    pub(crate) fn with_role(role: OrgRole) -> Member {
+        Member {
+            roles: vec![role.as_str().to_owned()],
+            team_ids: Vec::new(),
+            group_roles: Vec::new(),
+        }
+    }
+
+    /// A member holding what their accepted invitation granted.
+    fn from_invitation(invitation: &Invitation) -> Member {
+        let mut member = Member {
+            roles: invitation.roles.clone(),
+            team_ids: invitation.team_ids.clone(),
+            group_roles: invitation.group_role_assignments.clone(),
+        };
+        if member.roles.is_empty() {
+            member.roles.push(OrgRole::OrgMember.as_str().to_owned());
+        }
+        member
+    }
 }
 
 /// How an invitation stopped being pending.
@@ -128,6 +181,9 @@ pub(crate) enum Closed {
     Accepted,
     Expired,
     Rejected,
+    /// Cancelled through a DELETE (of the invitation or of its pending user), or, for an
+    /// accepted one, its member removed: the person is no longer listed at all.
+    Deleted,
 }
 
 /// One person as the users resource lists them.
@@ -137,6 +193,7 @@ pub(crate) enum SimUser {
     Active {
         email: String,
         invitation: Option<Invitation>,
+        member: Member,
     },
     /// The person's latest invitation, with `None` while it is pending.
     Invited {
@@ -148,7 +205,7 @@ pub(crate) enum SimUser {
 /// Everything the simulator remembers. Thread-safe; all methods take `&self`.
 pub struct SimState {
     config: SimConfig,
-    book: Mutex<Book>,
+    pub(crate) book: Mutex<Book>,
     buckets: Mutex<HashMap<String, Bucket>>,
     fault_rng: Mutex<fastrand::Rng>,
     next_id: AtomicU64,
@@ -160,7 +217,7 @@ pub struct SimState {
 /// Takes a lock even if a panicking thread poisoned it: the data behind these locks stays
 /// consistent between statements, and a simulator that stops answering after one failed test
 /// assertion would only hide the real failure.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -184,7 +241,14 @@ impl SimState {
         let members = config
             .existing_members
             .iter()
-            .map(|email| email.trim().to_lowercase())
+            .map(|email| (email, OrgRole::OrgMember))
+            .chain(
+                config
+                    .existing_owners
+                    .iter()
+                    .map(|e| (e, OrgRole::OrgOwner)),
+            )
+            .map(|(email, role)| (email.trim().to_lowercase(), Member::with_role(role)))
             .collect();
         SimState {
             book: Mutex::new(Book {
@@ -248,13 +312,21 @@ impl SimState {
             user_posts: get(&c.user_posts),
             user_gets: get(&c.user_gets),
             rate_limit_gets: get(&c.rate_limit_gets),
+            invite_updates: get(&c.invite_updates),
+            invite_deletes: get(&c.invite_deletes),
+            user_updates: get(&c.user_updates),
+            user_deletes: get(&c.user_deletes),
         }
     }
 
     /// Makes `email` (case-insensitive) an active member of every organization, so that
-    /// inviting it answers 409 `USER_ALREADY_IN_ORG`.
+    /// inviting it answers 409 `USER_ALREADY_IN_ORG`. A new member holds `ORG_MEMBER`; one
+    /// already there keeps their roles.
     pub fn add_member(&self, email: &str) {
-        lock(&self.book).members.insert(email.trim().to_lowercase());
+        lock(&self.book)
+            .members
+            .entry(email.trim().to_lowercase())
+            .or_insert_with(|| Member::with_role(OrgRole::OrgMember));
     }
 
     /// Whether organization `org_id` exists (the id is already known to be well-formed).
@@ -351,19 +423,33 @@ impl SimState {
     }
 
     /// Records an invitation unless the address is a member or (without `duplicate_invites`)
-    /// already has a pending invitation to `org_id`.
+    /// already has a pending invitation to `org_id`, or the organization or one of the teams
+    /// is full.
     pub(crate) fn create(&self, org_id: &str, new: &NewInvitation) -> Result<Invitation, Conflict> {
         let email = new.username.trim().to_lowercase();
         let now = SystemTime::now();
         let mut book = lock(&self.book);
-        if book.members.contains(&email) {
+        if book.members.contains_key(&email) {
             return Err(Conflict::AlreadyMember);
         }
-        let key = (org_id.to_owned(), email);
-        let pending = book.pending.get(&key).copied().unwrap_or(0);
+        let pending = book
+            .pending
+            .get(&(org_id.to_owned(), email.clone()))
+            .copied()
+            .unwrap_or(0);
         if pending > 0 && !self.config.duplicate_invites {
             return Err(Conflict::AlreadyInvited);
         }
+        // A second invitation of the same person (with `duplicate_invites`) adds nobody.
+        if pending == 0 && book.org_headcount(org_id) >= self.config.max_org_users {
+            return Err(Conflict::OrgFull);
+        }
+        if let Some(team) =
+            book.full_team(org_id, &email, &new.team_ids, self.config.max_team_users)
+        {
+            return Err(Conflict::TeamFull(team));
+        }
+        let key = (org_id.to_owned(), email);
         let invitation = Invitation {
             id: Some(self.new_id(now)),
             username: Some(new.username.clone()),
@@ -421,24 +507,29 @@ impl SimState {
     /// `email` (case-insensitive) accepts their pending invitations: they leave the invites
     /// listing and the person becomes an active member. False when nothing was pending.
     pub fn accept_invitation(&self, email: &str) -> bool {
-        let accepted = self.close_invitations(email, Closed::Accepted);
-        if accepted {
-            self.add_member(email);
-        }
-        accepted
+        let Some(latest) = self.close_invitations(email, Closed::Accepted) else {
+            return false;
+        };
+        let mut book = lock(&self.book);
+        let member = book
+            .members
+            .entry(email.trim().to_lowercase())
+            .or_insert_with(|| Member::with_role(OrgRole::OrgMember));
+        *member = Member::from_invitation(&latest);
+        true
     }
 
     /// `email`'s pending invitations expire now, as after 30 days: they leave the invites
     /// listing, the users resource lists them as `INVITATION_EXPIRED`, and a new invitation may
     /// be sent. False when nothing was pending.
     pub fn expire_invitation(&self, email: &str) -> bool {
-        self.close_invitations(email, Closed::Expired)
+        self.close_invitations(email, Closed::Expired).is_some()
     }
 
     /// `email` declines their pending invitations (`INVITATION_REJECTED`). False when nothing
     /// was pending.
     pub fn reject_invitation(&self, email: &str) -> bool {
-        self.close_invitations(email, Closed::Rejected)
+        self.close_invitations(email, Closed::Rejected).is_some()
     }
 
     /// Moves the expiry of `email`'s pending invitations to `at`, so that tests can have
@@ -462,7 +553,9 @@ impl SimState {
         changed
     }
 
-    fn close_invitations(&self, email: &str, how: Closed) -> bool {
+    /// Closes `email`'s pending invitations, and answers the latest of them (`None` when
+    /// nothing was pending).
+    fn close_invitations(&self, email: &str, how: Closed) -> Option<Invitation> {
         let wanted = email.trim().to_lowercase();
         let now = SystemTime::now();
         let mut book = lock(&self.book);
@@ -472,7 +565,7 @@ impl SimState {
             closed,
             ..
         } = &mut *book;
-        let mut changed = false;
+        let mut latest = None;
         for inv in invitations.iter_mut() {
             let Some(id) = inv.id.clone() else { continue };
             if closed.contains_key(&id) || !same_person(inv, &wanted) {
@@ -485,9 +578,9 @@ impl SimState {
             if let Some(org) = &inv.org_id {
                 pending.remove(&(org.clone(), wanted.clone()));
             }
-            changed = true;
+            latest = Some(inv.clone());
         }
-        changed
+        latest
     }
 
     /// The people of `org_id` as the users resource lists them: members by address, then each
@@ -504,7 +597,7 @@ impl SimState {
         let mut latest: Vec<&Invitation> = Vec::new();
         for inv in book.invitations.iter().filter(in_org) {
             let key = inv.username.as_deref().unwrap_or_default().to_lowercase();
-            if book.members.contains(&key) {
+            if book.members.contains_key(&key) {
                 if status(inv) == Some(Closed::Accepted) {
                     accepted.insert(key, inv);
                 }
@@ -518,25 +611,32 @@ impl SimState {
                 }
             }
         }
-        let mut members: Vec<&String> = book.members.iter().collect();
-        members.sort();
+        let mut members: Vec<(&String, &Member)> = book.members.iter().collect();
+        members.sort_by_key(|(email, _)| *email);
         let mut users: Vec<SimUser> = members
             .into_iter()
-            .map(|email| SimUser::Active {
+            .map(|(email, member)| SimUser::Active {
                 email: email.clone(),
                 invitation: accepted.get(email).map(|inv| (*inv).clone()),
+                member: member.clone(),
             })
             .collect();
-        users.extend(latest.into_iter().map(|inv| SimUser::Invited {
-            invitation: inv.clone(),
-            closed: status(inv),
-        }));
+        // A person whose latest invitation was cancelled is gone from the organization.
+        users.extend(
+            latest
+                .into_iter()
+                .filter(|inv| status(inv) != Some(Closed::Deleted))
+                .map(|inv| SimUser::Invited {
+                    invitation: inv.clone(),
+                    closed: status(inv),
+                }),
+        );
         users
     }
 }
 
 /// Whether `inv` invites `key` (a lower-cased address).
-fn same_person(inv: &Invitation, key: &str) -> bool {
+pub(crate) fn same_person(inv: &Invitation, key: &str) -> bool {
     inv.username
         .as_deref()
         .is_some_and(|name| name.to_lowercase() == key)
@@ -550,7 +650,7 @@ fn retry_after_secs(tokens: f64, per_second: f64) -> u64 {
 }
 
 /// ISO 8601 in UTC with second precision, as Atlas writes `createdAt` (`2024-05-01T12:00:00Z`).
-fn timestamp(at: SystemTime) -> String {
+pub(crate) fn timestamp(at: SystemTime) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
 }
 

@@ -34,10 +34,37 @@ pub(crate) fn validate_user_request(body: &[u8]) -> Result<NewInvitation, Box<Ap
         "username must be a string.".into(),
     );
 
+    let (roles, group_roles) = match object.get("roles") {
+        None | Some(Value::Null) => {
+            v.add("MISSING_ATTRIBUTE", "roles", missing("roles"));
+            (Vec::new(), None)
+        }
+        Some(value) => user_roles(&mut v, value),
+    };
+    let team_ids = match object.get("teamIds") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(value) => user_team_ids(&mut v, value),
+    };
+
+    v.into_result(NewInvitation {
+        username,
+        roles,
+        team_ids,
+        group_roles: group_roles.unwrap_or_default(),
+    })
+}
+
+/// The `roles` attribute of the users resource (`OrgUserRolesRequest`, present and not null):
+/// its organization roles (at least one), and its project roles flattened into one
+/// `GroupRole` per role, or `None` when `groupRoleAssignments` is absent.
+pub(super) fn user_roles(
+    v: &mut Violations,
+    value: &Value,
+) -> (Vec<OrgRole>, Option<Vec<GroupRole>>) {
     let mut roles: Vec<OrgRole> = Vec::new();
-    let mut group_roles: Vec<GroupRole> = Vec::new();
-    match object.get("roles") {
-        Some(Value::Object(r)) => {
+    let mut group_roles: Option<Vec<GroupRole>> = None;
+    match value {
+        Value::Object(r) => {
             for key in r.keys() {
                 if key != "orgRoles" && key != "groupRoleAssignments" {
                     let field = format!("roles.{key}");
@@ -79,6 +106,7 @@ pub(crate) fn validate_user_request(body: &[u8]) -> Result<NewInvitation, Box<Ap
             match r.get("groupRoleAssignments") {
                 None | Some(Value::Null) => {}
                 Some(Value::Array(items)) => {
+                    let out = group_roles.insert(Vec::new());
                     for (i, item) in items.iter().enumerate() {
                         let field = format!("roles.groupRoleAssignments[{i}]");
                         let group = item.get("groupId").and_then(Value::as_str).unwrap_or("");
@@ -95,12 +123,11 @@ pub(crate) fn validate_user_request(body: &[u8]) -> Result<NewInvitation, Box<Ap
                             Some(names) if !names.is_empty() => {
                                 for (j, name) in names.iter().enumerate() {
                                     match name.as_str().and_then(parse_group_role) {
-                                        Some(role) if name.as_str() == Some(role.as_str()) => {
-                                            group_roles.push(GroupRole {
+                                        Some(role) if name.as_str() == Some(role.as_str()) => out
+                                            .push(GroupRole {
                                                 group_id: Some(group.to_owned()),
                                                 group_role: Some(role),
-                                            })
-                                        }
+                                            }),
                                         _ => v.add(
                                             "INVALID_ROLE",
                                             format!("{field}.groupRoles[{j}]"),
@@ -124,18 +151,21 @@ pub(crate) fn validate_user_request(body: &[u8]) -> Result<NewInvitation, Box<Ap
                 ),
             }
         }
-        None | Some(Value::Null) => v.add("MISSING_ATTRIBUTE", "roles", missing("roles")),
-        Some(_) => v.add(
+        _ => v.add(
             "INVALID_ATTRIBUTE",
             "roles",
             "roles must be an object.".into(),
         ),
     }
+    (roles, group_roles)
+}
 
+/// The `teamIds` attribute of the users resource (present and not null): 24-hex ids,
+/// duplicates dropped.
+pub(super) fn user_team_ids(v: &mut Violations, value: &Value) -> Vec<String> {
     let mut team_ids: Vec<String> = Vec::new();
-    match object.get("teamIds") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(items)) => {
+    match value {
+        Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 match item.as_str() {
                     Some(id) if is_atlas_id(id) => {
@@ -151,19 +181,13 @@ pub(crate) fn validate_user_request(body: &[u8]) -> Result<NewInvitation, Box<Ap
                 }
             }
         }
-        Some(_) => v.add(
+        _ => v.add(
             "INVALID_ATTRIBUTE",
             "teamIds",
             "teamIds must be an array.".into(),
         ),
     }
-
-    v.into_result(NewInvitation {
-        username,
-        roles,
-        team_ids,
-        group_roles,
-    })
+    team_ids
 }
 
 #[cfg(test)]

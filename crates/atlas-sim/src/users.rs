@@ -18,14 +18,14 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use atlas_model::users::{MEMBERSHIP_STATUSES, OrgUserDetail, OrgUserDetailPage, OrgUserRolesView};
-use atlas_model::{ApiError, Invitation, MEDIA_TYPE_2025_02_19, OrgRole, UserGroupRoles};
+use atlas_model::{ApiError, GroupRole, Invitation, MEDIA_TYPE_2025_02_19, UserGroupRoles};
 
 use super::admission::{self, Endpoint, Versioning, admit, media_types, read_valid};
 use super::directory::{Paging, last};
-use super::faults::{self, Creating, Shape};
+use super::faults::{self, Creating, Refusing, Shape};
+use super::people::user_id;
 use super::reply::Reply;
 use super::state::{Closed, SimState, SimUser};
 use super::user_request::validate_user_request;
@@ -63,10 +63,10 @@ pub(crate) async fn v2_users(
 }
 
 /// The users resource's answers to a created invitation and to scripted faults.
-struct Users;
+pub(super) struct Users;
 
 impl Users {
-    fn ok(reply: &Reply, status: StatusCode, value: &impl Serialize) -> Response {
+    pub(super) fn ok(reply: &Reply, status: StatusCode, value: &impl Serialize) -> Response {
         reply.json(status, MEDIA_TYPE_2025_02_19, value)
     }
 }
@@ -124,35 +124,7 @@ fn list(
 ) -> Result<OrgUserDetailPage, Box<ApiError>> {
     let bad = |detail: String| Box::new(ApiError::new(400, "INVALID_QUERY_PARAMETER", detail));
     let paging = Paging::from_query(query).map_err(bad)?;
-
-    let mut wanted: HashSet<String> = HashSet::new();
-    let plural: Vec<&str> = query
-        .iter()
-        .filter(|(k, _)| k == "orgMembershipStatuses")
-        .flat_map(|(_, v)| v.split(','))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .collect();
-    let singular = last(query, "orgMembershipStatus");
-    if !plural.is_empty() && singular.is_some() {
-        return Err(bad(
-            "orgMembershipStatus cannot be combined with orgMembershipStatuses.".into(),
-        ));
-    }
-    for status in plural.into_iter().chain(singular) {
-        let status = status.to_ascii_uppercase();
-        if !MEMBERSHIP_STATUSES.contains(&status.as_str()) {
-            return Err(bad(format!(
-                "Invalid orgMembershipStatuses value {status:?}: expected one of {}.",
-                MEMBERSHIP_STATUSES.join(", ")
-            )));
-        }
-        wanted.insert(status);
-    }
-    if wanted.is_empty() {
-        // The spec's default: ACTIVE and PENDING users only.
-        wanted.extend(["ACTIVE".to_owned(), "PENDING".to_owned()]);
-    }
+    let wanted = statuses(query, true)?;
     let username = last(query, "username").map(|u| u.trim().to_lowercase());
 
     let matching: Vec<OrgUserDetail> = sim
@@ -172,6 +144,48 @@ fn list(
         results,
         total_count,
     })
+}
+
+/// The `orgMembershipStatuses` asked for (and, where `singular` allows it, the deprecated
+/// `orgMembershipStatus`), upper-cased; without any, the spec's default of `ACTIVE` and
+/// `PENDING` only.
+pub(super) fn statuses(
+    query: &[(String, String)],
+    singular: bool,
+) -> Result<HashSet<String>, Box<ApiError>> {
+    let bad = |detail: String| Box::new(ApiError::new(400, "INVALID_QUERY_PARAMETER", detail));
+    let mut wanted: HashSet<String> = HashSet::new();
+    let plural: Vec<&str> = query
+        .iter()
+        .filter(|(k, _)| k == "orgMembershipStatuses")
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    let singular = if singular {
+        last(query, "orgMembershipStatus")
+    } else {
+        None
+    };
+    if !plural.is_empty() && singular.is_some() {
+        return Err(bad(
+            "orgMembershipStatus cannot be combined with orgMembershipStatuses.".into(),
+        ));
+    }
+    for status in plural.into_iter().chain(singular) {
+        let status = status.to_ascii_uppercase();
+        if !MEMBERSHIP_STATUSES.contains(&status.as_str()) {
+            return Err(bad(format!(
+                "Invalid orgMembershipStatuses value {status:?}: expected one of {}.",
+                MEMBERSHIP_STATUSES.join(", ")
+            )));
+        }
+        wanted.insert(status);
+    }
+    if wanted.is_empty() {
+        wanted.extend(["ACTIVE".to_owned(), "PENDING".to_owned()]);
+    }
+    Ok(wanted)
 }
 
 impl Creating for Users {
@@ -196,7 +210,9 @@ impl Creating for Users {
             }
         }
     }
+}
 
+impl Refusing for Users {
     fn status_fault(&self, reply: &Reply, status: u16) -> Response {
         let status = if (400..=599).contains(&status) {
             status
@@ -216,24 +232,16 @@ impl Creating for Users {
 }
 
 /// How the users resource shows one person of the simulator.
-fn detail(user: SimUser) -> OrgUserDetail {
+pub(super) fn detail(user: SimUser) -> OrgUserDetail {
     match user {
-        SimUser::Active { email, invitation } => {
-            let (roles, team_ids, created_at) = match &invitation {
-                Some(inv) => (
-                    roles_view(inv),
-                    inv.team_ids.clone(),
-                    inv.created_at.clone(),
-                ),
-                None => (
-                    OrgUserRolesView {
-                        org_roles: vec![OrgRole::OrgMember.as_str().to_owned()],
-                        group_role_assignments: Vec::new(),
-                    },
-                    Vec::new(),
-                    None,
-                ),
-            };
+        SimUser::Active {
+            email,
+            invitation,
+            member,
+        } => {
+            let roles = roles_view(&member.roles, &member.group_roles);
+            let team_ids = member.team_ids;
+            let created_at = invitation.as_ref().and_then(|inv| inv.created_at.clone());
             let local = email.split('@').next().unwrap_or_default().to_owned();
             OrgUserDetail {
                 id: user_id(&email),
@@ -262,12 +270,14 @@ fn pending_user(inv: &Invitation, closed: Option<Closed>) -> OrgUserDetail {
         Some(Closed::Expired) => "INVITATION_EXPIRED",
         Some(Closed::Rejected) => "INVITATION_REJECTED",
         Some(Closed::Accepted) => "ACTIVE",
+        // Never listed, and never found by id.
+        Some(Closed::Deleted) => "DELETED",
     };
     OrgUserDetail {
         id: inv.id.clone().unwrap_or_default(),
         username: inv.username.clone().unwrap_or_default(),
         org_membership_status: status.into(),
-        roles: roles_view(inv),
+        roles: roles_view(&inv.roles, &inv.group_role_assignments),
         team_ids: inv.team_ids.clone(),
         invitation_created_at: inv.created_at.clone(),
         // The spec: null for rejected invitations.
@@ -280,10 +290,10 @@ fn pending_user(inv: &Invitation, closed: Option<Closed>) -> OrgUserDetail {
     }
 }
 
-/// The invitation's roles grouped as the users resource shows them: project roles per project.
-fn roles_view(inv: &Invitation) -> OrgUserRolesView {
+/// Roles grouped as the users resource shows them: project roles per project.
+fn roles_view(org_roles: &[String], group_roles: &[GroupRole]) -> OrgUserRolesView {
     let mut projects: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for role in &inv.group_role_assignments {
+    for role in group_roles {
         if let (Some(group), Some(name)) = (&role.group_id, &role.group_role) {
             projects
                 .entry(group.clone())
@@ -292,7 +302,7 @@ fn roles_view(inv: &Invitation) -> OrgUserRolesView {
         }
     }
     OrgUserRolesView {
-        org_roles: inv.roles.clone(),
+        org_roles: org_roles.to_vec(),
         group_role_assignments: projects
             .into_iter()
             .map(|(group_id, group_roles)| UserGroupRoles {
@@ -301,13 +311,6 @@ fn roles_view(inv: &Invitation) -> OrgUserRolesView {
             })
             .collect(),
     }
-}
-
-/// A stable 24-hex id for a member who joined outside the simulator, derived from the address
-/// so that every listing gives the same one.
-fn user_id(email: &str) -> String {
-    let digest = Sha256::digest(email.to_lowercase().as_bytes());
-    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

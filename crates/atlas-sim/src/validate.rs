@@ -78,15 +78,41 @@ pub(crate) fn validate(body: &[u8]) -> Result<NewInvitation, Box<ApiError>> {
         wrong_type("username", "a string"),
     );
 
+    let roles = match object.get("roles") {
+        None | Some(Value::Null) => {
+            v.add("MISSING_ATTRIBUTE", "roles", missing("roles"));
+            Vec::new()
+        }
+        Some(value) => org_roles(&mut v, value),
+    };
+    let team_ids = match object.get("teamIds") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(value) => team_ids(&mut v, value),
+    };
+    let group_roles = match object.get("groupRoleAssignments") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(value) => group_assignments(&mut v, value),
+    };
+
+    v.into_result(NewInvitation {
+        username,
+        roles,
+        team_ids,
+        group_roles,
+    })
+}
+
+/// The `roles` attribute of an invitation request (present, not null): one or more
+/// organization roles, duplicates dropped.
+pub(super) fn org_roles(v: &mut Violations, value: &Value) -> Vec<OrgRole> {
     let mut roles = Vec::new();
-    match object.get("roles") {
-        None | Some(Value::Null) => v.add("MISSING_ATTRIBUTE", "roles", missing("roles")),
-        Some(Value::Array(items)) if items.is_empty() => v.add(
+    match value {
+        Value::Array(items) if items.is_empty() => v.add(
             "MISSING_ATTRIBUTE",
             "roles",
             "At least one organization role is required in roles.".to_owned(),
         ),
-        Some(Value::Array(items)) => {
+        Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 match item
                     .as_str()
@@ -106,17 +132,21 @@ pub(crate) fn validate(body: &[u8]) -> Result<NewInvitation, Box<ApiError>> {
                 }
             }
         }
-        Some(_) => v.add(
+        _ => v.add(
             "INVALID_ATTRIBUTE",
             "roles",
             wrong_type("roles", "an array"),
         ),
     }
+    roles
+}
 
+/// The `teamIds` attribute of an invitation request (present, not null): 24-hex ids,
+/// duplicates dropped.
+pub(super) fn team_ids(v: &mut Violations, value: &Value) -> Vec<String> {
     let mut team_ids = Vec::new();
-    match object.get("teamIds") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(items)) => {
+    match value {
+        Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 match item.as_str().filter(|id| is_atlas_id(id)) {
                     Some(id) if !team_ids.iter().any(|t| t == id) => team_ids.push(id.to_owned()),
@@ -129,34 +159,32 @@ pub(crate) fn validate(body: &[u8]) -> Result<NewInvitation, Box<ApiError>> {
                 }
             }
         }
-        Some(_) => v.add(
+        _ => v.add(
             "INVALID_ATTRIBUTE",
             "teamIds",
             wrong_type("teamIds", "an array"),
         ),
     }
+    team_ids
+}
 
+/// The `groupRoleAssignments` attribute of an invitation request (present, not null),
+/// flattened into one `GroupRole` per project role.
+pub(super) fn group_assignments(v: &mut Violations, value: &Value) -> Vec<GroupRole> {
     let mut group_roles = Vec::new();
-    match object.get("groupRoleAssignments") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(items)) => {
+    match value {
+        Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                group_assignment(&mut v, &mut group_roles, i, item);
+                group_assignment(v, &mut group_roles, i, item);
             }
         }
-        Some(_) => v.add(
+        _ => v.add(
             "INVALID_ATTRIBUTE",
             "groupRoleAssignments",
             wrong_type("groupRoleAssignments", "an array"),
         ),
     }
-
-    v.into_result(NewInvitation {
-        username,
-        roles,
-        team_ids,
-        group_roles,
-    })
+    group_roles
 }
 
 /// The body as a JSON object, or the 400 `INVALID_JSON` Atlas answers when it is not JSON or

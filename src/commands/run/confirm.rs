@@ -53,10 +53,7 @@ impl<'a> Attention<'a> {
 }
 
 fn owner(invitee: &Invitee) -> bool {
-    invitee
-        .roles
-        .iter()
-        .any(|r| r.as_str() == "ORG_OWNER")
+    invitee.roles.iter().any(|r| r.as_str() == "ORG_OWNER")
 }
 
 /// Checks the plan of a run: `Err` (exit 2) past `--max-removals` or for removals without a
@@ -103,7 +100,11 @@ fn describe(attention: &Attention<'_>, org_id: &str) {
             attention.removals.len()
         );
         for change in &attention.removals {
-            eprintln!("  remove {} ({})", safe(&change.email), safe(&change.reason));
+            eprintln!(
+                "  remove {} ({})",
+                safe(&change.email),
+                safe(&change.reason)
+            );
         }
     }
     if !attention.new_owners.is_empty() {
@@ -126,5 +127,8 @@ fn ask() -> Result<bool, Failure> {
         .lock()
         .read_line(&mut answer)
         .map_err(|e| Failure::usage(anyhow!("cannot read the answer: {e}")))?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }

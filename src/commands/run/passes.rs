@@ -285,18 +285,30 @@ pub(super) enum Planned {
 /// Looks at a whole plan before it is committed; `Ok(false)` gives it up.
 pub(super) type Review<'a> = dyn FnMut(&Plan) -> Result<bool, Failure> + 'a;
 
+/// What the planning pass decides with: the operator's options, `--strict`, and the review a
+/// whole plan gets before it is committed.
+pub(super) struct Rules<'r> {
+    pub options: PlanOptions,
+    pub strict: bool,
+    pub review: &'r mut Review<'r>,
+}
+
 /// Starts the run and plans the file into the journal, batch by batch, in one transaction that
-/// is only committed when the whole file is read and planned (and, with `strict`, found valid).
+/// is only committed when the whole file is read and planned (and, with `strict`, found valid,
+/// and the review agreed).
 pub(super) fn plan(
     journal: &mut Journal,
     run: &NewRun,
-    options: PlanOptions,
-    strict: bool,
+    rules: Rules<'_>,
     input: &Input<'_>,
     settings: Settings<'_>,
     stop: &StopSignal,
-    review: &mut Review<'_>,
 ) -> Result<Planned, Failure> {
+    let Rules {
+        options,
+        strict,
+        review,
+    } = rules;
     let mut planner = journal
         .start_planned_run(run, options)
         .map_err(Failure::usage)?;
@@ -482,7 +494,6 @@ pub(super) fn dry_run(
     })?;
     // Even when names ended the pass's work: the rows before them are printed by this pass.
     decide(&mut batch)?;
-    drop(decide);
     if let (Some(in_file), Some(journal), false) = (&in_file, journal, pass.needs_names()) {
         counts.removals = journal
             .leavers_of(org_id, in_file)
@@ -577,8 +588,11 @@ mod tests {
         let planned = plan(
             &mut journal,
             &new_run(),
-            PlanOptions::default(),
-            false,
+            Rules {
+                options: PlanOptions::default(),
+                strict: false,
+                review: &mut |_| Ok(true),
+            },
             &input,
             Settings::first(),
             &StopSignal::default(),
@@ -601,8 +615,11 @@ mod tests {
         let planned = plan(
             &mut journal,
             &new_run(),
-            PlanOptions::default(),
-            true,
+            Rules {
+                options: PlanOptions::default(),
+                strict: true,
+                review: &mut |_| Ok(true),
+            },
             &input,
             settings,
             &StopSignal::default(),
@@ -615,8 +632,11 @@ mod tests {
         let planned = plan(
             &mut journal,
             &new_run(),
-            PlanOptions::default(),
-            false,
+            Rules {
+                options: PlanOptions::default(),
+                strict: false,
+                review: &mut |_| Ok(true),
+            },
             &input,
             settings,
             &StopSignal::default(),
