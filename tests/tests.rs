@@ -46,3 +46,4 @@ mod journal_location;
 
 // The interfaces scripts build on, snapshotted: --help texts and the JSON summary.
 mod interface;
+mod lifecycle;

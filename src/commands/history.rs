@@ -61,6 +61,12 @@ pub(super) fn history(args: &HistoryArgs) -> Result<i32, Failure> {
             }
             crate::outln!("{}", safe(&line));
         }
+        let changes = journal
+            .change_history(&key, args.org.as_deref())
+            .map_err(Failure::usage)?;
+        for change in &changes {
+            crate::outln!("{}", safe(&change_line(change)));
+        }
         if attempts.is_empty() {
             eprintln!("no request was ever sent for {}", safe(args.email.trim()));
             return Ok(SUCCESS);
@@ -69,4 +75,29 @@ pub(super) fn history(args: &HistoryArgs) -> Result<i32, Failure> {
     }
     print(&attempts, args.format)?;
     Ok(SUCCESS)
+}
+
+/// One change of the person, as `history` lists it: `run 3 update done: roles ORG_OWNER →
+/// ORG_MEMBER (the file asks for other grants)`.
+fn change_line(change: &crate::journal::ChangeReport) -> String {
+    let roles = |json: &str| -> String {
+        serde_json::from_str::<Vec<String>>(json)
+            .map(|roles| roles.join(", "))
+            .unwrap_or_else(|_| json.to_owned())
+    };
+    let what = match &change.new_roles {
+        Some(new) => format!("roles {} → {}", roles(&change.old_roles), roles(new)),
+        None => format!("roles were {}", roles(&change.old_roles)),
+    };
+    let mut line = format!(
+        "  run {} {} {}: {what} ({})",
+        change.run_id, change.operation, change.state, change.reason
+    );
+    if let Some(at) = change.finished_at.as_ref().or(Some(&change.planned_at)) {
+        line.push_str(&format!(" at {at}"));
+    }
+    if let Some(detail) = &change.detail {
+        line.push_str(&format!("; {detail}"));
+    }
+    line
 }

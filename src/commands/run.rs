@@ -237,6 +237,7 @@ async fn plan(
         options: run_options(args, target.profile.as_deref()),
         os_user: os_user(),
         hostname: hostname(),
+        command: "run",
     };
     let plan_options = plan_options(args);
     let mut directory = ready.directory.clone();

@@ -31,6 +31,8 @@ pub struct NewRun {
     pub options: serde_json::Value,
     pub os_user: Option<String>,
     pub hostname: Option<String>,
+    /// `run`, `apply` or `revoke` (`runs.command`).
+    pub command: &'static str,
 }
 
 /// The counts a run ends with, stored in its `runs` row.
@@ -111,7 +113,8 @@ impl Journal {
                 "UPDATE runs SET finished_at = ?2, rows_total = ?3, rows_valid = ?4,
                         rows_invalid = ?5, rows_duplicate = ?6, skipped = ?7, invited = ?8,
                         failed = ?9, unfinished = ?10, requests = ?11, exit_code = ?12,
-                        already_invited = ?13, already_member = ?14
+                        already_invited = ?13, already_member = ?14, updated = ?15,
+                        revoked = ?16, removed = ?17
                  WHERE id = ?1",
                 params![
                     run_id,
@@ -128,6 +131,9 @@ impl Journal {
                     exit_code,
                     totals.counts.already_invited as i64,
                     totals.counts.already_member as i64,
+                    totals.counts.updated as i64,
+                    totals.counts.revoked as i64,
+                    totals.counts.removed as i64,
                 ],
             )
             .map_err(|e| sql(&path, e))?;
@@ -337,8 +343,8 @@ impl Journal {
 fn insert_run(conn: &Connection, run: &NewRun) -> rusqlite::Result<i64> {
     conn.execute(
         "INSERT INTO runs (started_at, org_id, csv_path, csv_sha256, api, base_url, options,
-                           os_user, hostname, tool_version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                           os_user, hostname, tool_version, command)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             now_rfc3339(),
             run.org_id,
@@ -350,6 +356,7 @@ fn insert_run(conn: &Connection, run: &NewRun) -> rusqlite::Result<i64> {
             run.os_user,
             run.hostname,
             env!("CARGO_PKG_VERSION"),
+            run.command,
         ],
     )?;
     Ok(conn.last_insert_rowid())

@@ -29,6 +29,7 @@ pub(crate) fn new_run() -> NewRun {
         options: serde_json::json!({}),
         os_user: None,
         hostname: None,
+        command: "run",
     }
 }
 

@@ -293,6 +293,27 @@ impl SimState {
             .collect()
     }
 
+    /// The organization roles `email` holds now (case-insensitive): a member's, else those of
+    /// their pending invitation; `None` when Atlas would list nobody (never invited, or
+    /// cancelled, removed, expired or declined).
+    pub fn org_roles_of(&self, email: &str) -> Option<Vec<String>> {
+        let wanted = email.trim().to_lowercase();
+        let book = lock(&self.book);
+        if let Some(member) = book.members.get(&wanted) {
+            return Some(member.roles.clone());
+        }
+        book.invitations
+            .iter()
+            .rev()
+            .filter(|inv| {
+                inv.username
+                    .as_deref()
+                    .is_some_and(|name| name.to_lowercase() == wanted)
+            })
+            .find(|inv| inv.id.as_ref().is_none_or(|id| !book.closed.contains_key(id)))
+            .map(|inv| inv.roles.clone())
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> SimStats {
         let c = &self.counters;

@@ -564,6 +564,7 @@ mod tests {
             options: serde_json::json!({}),
             os_user: None,
             hostname: None,
+            command: "run",
         }
     }
 

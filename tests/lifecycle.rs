@@ -1,0 +1,217 @@
+//! After the invitation: role drift updated through either API, `--no-update`, leavers removed
+//! by `--prune` behind its guards, and `revoke` undoing a run.
+
+use atlas_sim::SimConfig;
+
+use crate::util::*;
+
+const OLIVIA: &str = "olivia@example.com";
+const LIAM: &str = "liam@example.com";
+const NOAH: &str = "noah@example.com";
+
+fn roster(olivia: &str, liam: &str, noah: bool) -> String {
+    let mut csv = format!("email,role\n{OLIVIA},{olivia}\n{LIAM},{liam}\n");
+    if noah {
+        csv.push_str(&format!("{NOAH},ORG_MEMBER\n"));
+    }
+    csv
+}
+
+fn roles(sim: &Sim, email: &str) -> Option<Vec<String>> {
+    sim.state().org_roles_of(email)
+}
+
+/// Olivia and Liam swap roles in next month's file: both are updated, old → new, through the
+/// endpoint in use, and the journal's grants and reports follow.
+fn role_drift_is_updated(api: &[&str], updates: fn(&atlas_sim::SimStats) -> u64) {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", roster("ORG_OWNER", "ORG_MEMBER", false));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(api));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stderr.contains("olivia@example.com (invited as ORG_OWNER)"), "{ran:?}");
+
+    let csv = work.write("people.csv", roster("ORG_MEMBER", "ORG_OWNER", false));
+    let dry = exec(run_cmd(&sim, &work, &csv).args(api).arg("--dry-run"));
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(
+        dry.stdout.contains("update") && dry.stdout.contains("roles ORG_OWNER → ORG_MEMBER"),
+        "{dry:?}"
+    );
+    assert!(dry.stdout.contains("roles ORG_MEMBER → ORG_OWNER"), "{dry:?}");
+    assert_eq!(updates(&sim.stats()), 0, "a dry run sends nothing");
+
+    let ran = exec(run_cmd(&sim, &work, &csv).args(api));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stdout.contains("updated 2"), "{ran:?}");
+    assert!(ran.stderr.contains("liam@example.com (updated to ORG_OWNER)"), "{ran:?}");
+    assert_eq!(updates(&sim.stats()), 2);
+    assert_eq!(sim.posts(), 2, "nobody invited twice");
+    assert_eq!(roles(&sim, OLIVIA), Some(vec!["ORG_MEMBER".to_owned()]));
+    assert_eq!(roles(&sim, LIAM), Some(vec!["ORG_OWNER".to_owned()]));
+    assert_eq!(
+        work.query("SELECT roles FROM invites WHERE email_key = 'olivia@example.com'"),
+        [r#"["ORG_MEMBER"]"#]
+    );
+    assert_eq!(
+        work.query(
+            "SELECT operation || ' ' || state || ' ' || old_roles || ' ' || new_roles FROM changes \
+             WHERE email_key = 'olivia@example.com'"
+        ),
+        [r#"update done ["ORG_OWNER"] ["ORG_MEMBER"]"#]
+    );
+    assert_eq!(
+        work.query("SELECT count(*) FROM attempts WHERE kind = 'update' AND outcome = 'applied'"),
+        ["2"]
+    );
+    let report = exec(
+        atlas_invite()
+            .args(["report", "--role", "ORG_OWNER", "--journal"])
+            .arg(work.journal()),
+    );
+    assert!(report.stdout.contains(LIAM) && !report.stdout.contains(OLIVIA), "{report:?}");
+    let history = exec(
+        atlas_invite()
+            .args(["history", OLIVIA, "--journal"])
+            .arg(work.journal()),
+    );
+    assert!(history.stdout.contains("ORG_OWNER → ORG_MEMBER"), "{history:?}");
+
+    // The file and Atlas agree now: nothing more is sent.
+    let before = sim.stats().requests;
+    let ran = exec(run_cmd(&sim, &work, &csv).args(api));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(updates(&sim.stats()), 2);
+    assert!(sim.stats().requests - before <= 3, "only the checks before sending");
+}
+
+#[test]
+fn role_drift_is_updated_through_the_users_endpoint() {
+    role_drift_is_updated(&[], |s| s.user_updates);
+}
+
+#[test]
+fn role_drift_is_updated_on_pending_invitations_through_the_invitation_endpoint() {
+    role_drift_is_updated(&["--api", "invites"], |s| s.invite_updates);
+}
+
+#[test]
+fn an_accepted_invitation_is_updated_through_its_user() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", roster("ORG_MEMBER", "ORG_MEMBER", false));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--api", "invites"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(sim.state().accept_invitation(OLIVIA));
+    let csv = work.write("people.csv", roster("ORG_BILLING_ADMIN", "ORG_MEMBER", false));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--api", "invites"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(sim.stats().user_updates, 1, "{ran:?}");
+    assert_eq!(roles(&sim, OLIVIA), Some(vec!["ORG_BILLING_ADMIN".to_owned()]));
+}
+
+#[test]
+fn no_update_only_reports_the_difference() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", roster("ORG_MEMBER", "ORG_MEMBER", false));
+    assert_eq!(exec(&mut run_cmd(&sim, &work, &csv)).code, 0);
+    let csv = work.write("people.csv", roster("ORG_OWNER", "ORG_MEMBER", false));
+    let ran = exec(run_cmd(&sim, &work, &csv).arg("--no-update"));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stderr.contains("1 people have other grants"), "{ran:?}");
+    assert_eq!(sim.stats().user_updates, 0);
+    assert_eq!(roles(&sim, OLIVIA), Some(vec!["ORG_MEMBER".to_owned()]));
+    assert_eq!(work.query("SELECT count(*) FROM changes"), ["0"]);
+}
+
+#[test]
+fn prune_removes_leavers_only_when_confirmed_and_within_the_limit() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", roster("ORG_MEMBER", "ORG_MEMBER", true));
+    assert_eq!(exec(&mut run_cmd(&sim, &work, &csv)).code, 0);
+    assert!(sim.state().accept_invitation(NOAH));
+
+    // Noah left. Without a terminal, a removal needs --yes: nothing is sent or written.
+    let csv = work.write("people.csv", roster("ORG_MEMBER", "ORG_MEMBER", false));
+    let runs_before = work.query("SELECT count(*) FROM runs");
+    let ran = exec(run_cmd(&sim, &work, &csv).arg("--prune"));
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("remove noah@example.com"), "{ran:?}");
+    assert!(ran.stderr.contains("needs --yes"), "{ran:?}");
+    assert_eq!(sim.stats().user_deletes, 0);
+    assert_eq!(work.query("SELECT count(*) FROM runs"), runs_before, "nothing written");
+
+    // More removals than --max-removals: refused whatever the answer.
+    let csv_one = work.write("one.csv", format!("email\n{OLIVIA}\n"));
+    let ran = exec(run_cmd(&sim, &work, &csv_one).args(["--prune", "--yes", "--max-removals", "1"]));
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("more than --max-removals 1"), "{ran:?}");
+    assert_eq!(sim.stats().user_deletes, 0);
+
+    // A dry run lists the removal and sends nothing.
+    let dry = exec(run_cmd(&sim, &work, &csv).args(["--prune", "--dry-run"]));
+    assert!(dry.stdout.contains("remove") && dry.stdout.contains(NOAH), "{dry:?}");
+
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--prune", "--yes"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stdout.contains("removed 1"), "{ran:?}");
+    assert_eq!(sim.stats().user_deletes, 1);
+    assert_eq!(roles(&sim, NOAH), None);
+    assert_eq!(work.status_of(NOAH), "removed");
+    assert_eq!(work.status_of(OLIVIA), "invited");
+}
+
+#[test]
+fn revoke_cancels_what_a_run_created_and_leaves_members_alone() {
+    let sim = Sim::start(SimConfig::default());
+    let work = Work::new();
+    let csv = work.write("people.csv", roster("ORG_MEMBER", "ORG_MEMBER", true));
+    let ran = exec(&mut run_cmd(&sim, &work, &csv).args(["--api", "invites"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let run_id = work.query("SELECT max(id) FROM runs")[0].clone();
+    assert!(sim.state().accept_invitation(LIAM));
+
+    let revoke = |extra: &[&str]| {
+        exec(
+            atlas_invite()
+                .args(["revoke", "--run", &run_id, "--org", ORG, "--base-url"])
+                .arg(sim.url())
+                .arg("--journal")
+                .arg(work.journal())
+                .args(["--api", "invites", "--max-backoff", "200ms"])
+                .args(extra)
+                .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN),
+        )
+    };
+    let dry = revoke(&["--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(dry.stdout.contains(OLIVIA) && dry.stdout.contains(NOAH), "{dry:?}");
+    assert_eq!(sim.stats().invite_deletes, 0);
+
+    let refused = revoke(&[]);
+    assert_eq!(refused.code, 2, "no terminal, no --yes: {refused:?}");
+    assert_eq!(sim.stats().invite_deletes, 0);
+
+    let ran = revoke(&["--yes"]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stdout.contains("revoked 2"), "{ran:?}");
+    assert!(ran.stdout.contains(LIAM) && ran.stdout.contains("left alone"), "{ran:?}");
+    assert_eq!(sim.stats().invite_deletes, 2);
+    assert_eq!(roles(&sim, OLIVIA), None);
+    assert_eq!(roles(&sim, LIAM), Some(vec!["ORG_MEMBER".to_owned()]));
+    assert_eq!(work.status_of(OLIVIA), "revoked");
+    assert_eq!(work.status_of(LIAM), "invited");
+
+    // Again: the revoked are done, the member is still left alone; with --remove-active gone.
+    let ran = revoke(&["--yes", "--remove-active"]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stdout.contains("removed 1"), "{ran:?}");
+    assert_eq!(roles(&sim, LIAM), None);
+    assert_eq!(work.status_of(LIAM), "removed");
+    assert_eq!(
+        work.query("SELECT command FROM runs ORDER BY id"),
+        ["run", "revoke", "revoke"]
+    );
+}
