@@ -64,6 +64,9 @@ pub enum Command {
         "Organization whose members and invitations to read: its 24-character hexadecimal id"
     )))]
     Reconcile(ReconcileArgs),
+    /// Undo a batch: cancel the pending invitations a run (or these addresses) created.
+    #[command(after_help = REVOKE_HELP)]
+    Revoke(RevokeArgs),
     /// Print a shell completion script to stdout (see the README for where to put it).
     Completions(CompletionsArgs),
     /// Print the manual page in roff to stdout, or write one page per command into a directory.
@@ -516,6 +519,100 @@ pub struct ReconcileArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+const REVOKE_HELP: &str = concat!(
+    credentials_help!(),
+    "
+
+Only people this journal invited (status invited) are selected, by every criterion given.
+Each is looked up first: a pending invitation (or pending user) is cancelled; a person who
+accepted is a member and is left alone, and listed, unless --remove-active; the organization's
+last ORG_OWNER is never removed. A 404 on delete means it is gone already. Rerunning finishes
+what an interrupted revoke left. Without a terminal to ask, --yes is required.
+
+Exit codes: 0 done (or nothing selected), 1 some failed, 2 usage or nothing confirmed,
+3 aborted (refused credentials, interruption)."
+);
+
+/// `atlas-invite revoke`.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("selection").required(true).multiple(true)))]
+pub struct RevokeArgs {
+    /// The people whose invitation run ID created (`atlas-invite runs` lists the ids).
+    #[arg(long, value_name = "ID", group = "selection")]
+    pub run: Option<i64>,
+
+    /// These people (repeat, or separate with commas).
+    #[arg(long, value_name = "EMAIL", value_delimiter = ',', group = "selection")]
+    pub email: Vec<String>,
+
+    /// The people invited with this organization role, like ORG_OWNER.
+    #[arg(long, value_name = "ROLE", value_parser = parse_org_role, group = "selection")]
+    pub role: Option<String>,
+
+    /// Also remove the people who accepted (members now), instead of leaving them alone.
+    #[arg(long)]
+    pub remove_active: bool,
+
+    /// List who would be revoked; send nothing and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Answer yes to the confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    #[command(flatten)]
+    pub atlas: AtlasArgs,
+
+    #[command(flatten)]
+    pub journal: JournalArgs,
+
+    /// Requests in flight at once (1 to 1024).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+
+    /// Request rate: `auto` (as Atlas declares it), or at most N/s.
+    #[arg(long, value_name = "auto|N/s|N/min", default_value = "auto")]
+    pub rate: RateSetting,
+
+    /// Requests per person at most.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+
+    /// Longest wait between two attempts (0 to 1h).
+    #[arg(long, default_value = "60s", value_parser = parse_backoff, value_name = "DURATION")]
+    pub max_backoff: Duration,
+
+    /// Limit of one request (100ms to 1h).
+    #[arg(long, default_value = "30s", value_parser = parse_timeout, value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// Print no progress and no text summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Format of the final summary.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// An organization role's wire name, checked against the contract's enum.
+fn parse_org_role(text: &str) -> Result<String, String> {
+    let role = text.trim().to_ascii_uppercase();
+    crate::atlas::model::OrgRole::parse(&role)
+        .map(|r| r.as_str().to_owned())
+        .ok_or_else(|| {
+            let known: Vec<&str> = crate::atlas::model::OrgRole::ALL
+                .iter()
+                .map(|r| r.as_str())
+                .collect();
+            format!(
+                "unknown organization role {text:?}; one of {}",
+                known.join(", ")
+            )
+        })
 }
 
 /// `atlas-invite completions`.

@@ -29,7 +29,11 @@ fn role_drift_is_updated(api: &[&str], updates: fn(&atlas_sim::SimStats) -> u64)
     let csv = work.write("people.csv", roster("ORG_OWNER", "ORG_MEMBER", false));
     let ran = exec(run_cmd(&sim, &work, &csv).args(api));
     assert_eq!(ran.code, 0, "{ran:?}");
-    assert!(ran.stderr.contains("olivia@example.com (invited as ORG_OWNER)"), "{ran:?}");
+    assert!(
+        ran.stderr
+            .contains("olivia@example.com (invited as ORG_OWNER)"),
+        "{ran:?}"
+    );
 
     let csv = work.write("people.csv", roster("ORG_MEMBER", "ORG_OWNER", false));
     let dry = exec(run_cmd(&sim, &work, &csv).args(api).arg("--dry-run"));
@@ -38,13 +42,20 @@ fn role_drift_is_updated(api: &[&str], updates: fn(&atlas_sim::SimStats) -> u64)
         dry.stdout.contains("update") && dry.stdout.contains("roles ORG_OWNER → ORG_MEMBER"),
         "{dry:?}"
     );
-    assert!(dry.stdout.contains("roles ORG_MEMBER → ORG_OWNER"), "{dry:?}");
+    assert!(
+        dry.stdout.contains("roles ORG_MEMBER → ORG_OWNER"),
+        "{dry:?}"
+    );
     assert_eq!(updates(&sim.stats()), 0, "a dry run sends nothing");
 
     let ran = exec(run_cmd(&sim, &work, &csv).args(api));
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(ran.stdout.contains("updated 2"), "{ran:?}");
-    assert!(ran.stderr.contains("liam@example.com (updated to ORG_OWNER)"), "{ran:?}");
+    assert!(
+        ran.stderr
+            .contains("liam@example.com (updated to ORG_OWNER)"),
+        "{ran:?}"
+    );
     assert_eq!(updates(&sim.stats()), 2);
     assert_eq!(sim.posts(), 2, "nobody invited twice");
     assert_eq!(roles(&sim, OLIVIA), Some(vec!["ORG_MEMBER".to_owned()]));
@@ -69,20 +80,29 @@ fn role_drift_is_updated(api: &[&str], updates: fn(&atlas_sim::SimStats) -> u64)
             .args(["report", "--role", "ORG_OWNER", "--journal"])
             .arg(work.journal()),
     );
-    assert!(report.stdout.contains(LIAM) && !report.stdout.contains(OLIVIA), "{report:?}");
+    assert!(
+        report.stdout.contains(LIAM) && !report.stdout.contains(OLIVIA),
+        "{report:?}"
+    );
     let history = exec(
         atlas_invite()
             .args(["history", OLIVIA, "--journal"])
             .arg(work.journal()),
     );
-    assert!(history.stdout.contains("ORG_OWNER → ORG_MEMBER"), "{history:?}");
+    assert!(
+        history.stdout.contains("ORG_OWNER → ORG_MEMBER"),
+        "{history:?}"
+    );
 
     // The file and Atlas agree now: nothing more is sent.
     let before = sim.stats().requests;
     let ran = exec(run_cmd(&sim, &work, &csv).args(api));
     assert_eq!(ran.code, 0, "{ran:?}");
     assert_eq!(updates(&sim.stats()), 2);
-    assert!(sim.stats().requests - before <= 3, "only the checks before sending");
+    assert!(
+        sim.stats().requests - before <= 3,
+        "only the checks before sending"
+    );
 }
 
 #[test]
@@ -103,11 +123,17 @@ fn an_accepted_invitation_is_updated_through_its_user() {
     let ran = exec(run_cmd(&sim, &work, &csv).args(["--api", "invites"]));
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(sim.state().accept_invitation(OLIVIA));
-    let csv = work.write("people.csv", roster("ORG_BILLING_ADMIN", "ORG_MEMBER", false));
+    let csv = work.write(
+        "people.csv",
+        roster("ORG_BILLING_ADMIN", "ORG_MEMBER", false),
+    );
     let ran = exec(run_cmd(&sim, &work, &csv).args(["--api", "invites"]));
     assert_eq!(ran.code, 0, "{ran:?}");
     assert_eq!(sim.stats().user_updates, 1, "{ran:?}");
-    assert_eq!(roles(&sim, OLIVIA), Some(vec!["ORG_BILLING_ADMIN".to_owned()]));
+    assert_eq!(
+        roles(&sim, OLIVIA),
+        Some(vec!["ORG_BILLING_ADMIN".to_owned()])
+    );
 }
 
 #[test]
@@ -141,18 +167,26 @@ fn prune_removes_leavers_only_when_confirmed_and_within_the_limit() {
     assert!(ran.stderr.contains("remove noah@example.com"), "{ran:?}");
     assert!(ran.stderr.contains("needs --yes"), "{ran:?}");
     assert_eq!(sim.stats().user_deletes, 0);
-    assert_eq!(work.query("SELECT count(*) FROM runs"), runs_before, "nothing written");
+    assert_eq!(
+        work.query("SELECT count(*) FROM runs"),
+        runs_before,
+        "nothing written"
+    );
 
     // More removals than --max-removals: refused whatever the answer.
     let csv_one = work.write("one.csv", format!("email\n{OLIVIA}\n"));
-    let ran = exec(run_cmd(&sim, &work, &csv_one).args(["--prune", "--yes", "--max-removals", "1"]));
+    let ran =
+        exec(run_cmd(&sim, &work, &csv_one).args(["--prune", "--yes", "--max-removals", "1"]));
     assert_eq!(ran.code, 2, "{ran:?}");
     assert!(ran.stderr.contains("more than --max-removals 1"), "{ran:?}");
     assert_eq!(sim.stats().user_deletes, 0);
 
     // A dry run lists the removal and sends nothing.
     let dry = exec(run_cmd(&sim, &work, &csv).args(["--prune", "--dry-run"]));
-    assert!(dry.stdout.contains("remove") && dry.stdout.contains(NOAH), "{dry:?}");
+    assert!(
+        dry.stdout.contains("remove") && dry.stdout.contains(NOAH),
+        "{dry:?}"
+    );
 
     let ran = exec(run_cmd(&sim, &work, &csv).args(["--prune", "--yes"]));
     assert_eq!(ran.code, 0, "{ran:?}");
@@ -187,7 +221,10 @@ fn revoke_cancels_what_a_run_created_and_leaves_members_alone() {
     };
     let dry = revoke(&["--dry-run"]);
     assert_eq!(dry.code, 0, "{dry:?}");
-    assert!(dry.stdout.contains(OLIVIA) && dry.stdout.contains(NOAH), "{dry:?}");
+    assert!(
+        dry.stdout.contains(OLIVIA) && dry.stdout.contains(NOAH),
+        "{dry:?}"
+    );
     assert_eq!(sim.stats().invite_deletes, 0);
 
     let refused = revoke(&[]);
@@ -197,7 +234,10 @@ fn revoke_cancels_what_a_run_created_and_leaves_members_alone() {
     let ran = revoke(&["--yes"]);
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(ran.stdout.contains("revoked 2"), "{ran:?}");
-    assert!(ran.stdout.contains(LIAM) && ran.stdout.contains("left alone"), "{ran:?}");
+    assert!(
+        ran.stdout.contains(LIAM) && ran.stdout.contains("left alone"),
+        "{ran:?}"
+    );
     assert_eq!(sim.stats().invite_deletes, 2);
     assert_eq!(roles(&sim, OLIVIA), None);
     assert_eq!(roles(&sim, LIAM), Some(vec!["ORG_MEMBER".to_owned()]));

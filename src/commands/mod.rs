@@ -8,6 +8,7 @@ mod input;
 mod journal_path;
 mod reconcile;
 mod report;
+mod revoke;
 mod run;
 mod runs;
 mod settings;
@@ -36,6 +37,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::History(args) => history::history(&args),
         Command::Export(args) => export::export(&args),
         Command::Reconcile(args) => reconcile::reconcile(&args).await,
+        Command::Revoke(args) => revoke::revoke(&args).await,
         Command::Completions(args) => shell::completions(&args),
         Command::Man(args) => shell::man(&args),
     }

@@ -6,6 +6,9 @@ mod passes;
 mod preflight;
 mod signals;
 
+pub(super) use preflight::check as preflight_check;
+pub(super) use signals::watch as watch_signals;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};

@@ -146,6 +146,7 @@ pub struct RevokeSelection {
 pub struct ChangeReport {
     pub id: i64,
     pub run_id: i64,
+    pub email: String,
     pub operation: String,
     pub reason: String,
     pub state: String,
@@ -240,31 +241,51 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, run_id, operation, reason, state, old_roles, new_roles, target,
-                        target_id, http_status, detail, planned_at, finished_at
+                "SELECT id, run_id, email, operation, reason, state, old_roles, new_roles,
+                        target, target_id, http_status, detail, planned_at, finished_at
                  FROM changes WHERE email_key = ?1 AND (?2 IS NULL OR org_id = ?2)
                  ORDER BY id",
             )
             .map_err(|e| sql(path, e))?;
         let rows = stmt
-            .query_map(params![email_key, org_id], |r| {
-                Ok(ChangeReport {
-                    id: r.get(0)?,
-                    run_id: r.get(1)?,
-                    operation: r.get(2)?,
-                    reason: r.get(3)?,
-                    state: r.get(4)?,
-                    old_roles: r.get(5)?,
-                    new_roles: r.get(6)?,
-                    target: r.get(7)?,
-                    target_id: r.get(8)?,
-                    http_status: r.get(9)?,
-                    detail: r.get(10)?,
-                    planned_at: r.get(11)?,
-                    finished_at: r.get(12)?,
-                })
-            })
+            .query_map(params![email_key, org_id], change_report)
             .map_err(|e| sql(path, e))?;
         rows.collect::<Result<_, _>>().map_err(|e| sql(path, e))
     }
+
+    /// Every change of one run, in the order they were planned.
+    pub fn run_changes(&self, run_id: i64) -> Result<Vec<ChangeReport>, JournalError> {
+        let path = self.path();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, run_id, email, operation, reason, state, old_roles, new_roles,
+                        target, target_id, http_status, detail, planned_at, finished_at
+                 FROM changes WHERE run_id = ?1 ORDER BY id",
+            )
+            .map_err(|e| sql(path, e))?;
+        let rows = stmt
+            .query_map(params![run_id], change_report)
+            .map_err(|e| sql(path, e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| sql(path, e))
+    }
+}
+
+fn change_report(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeReport> {
+    Ok(ChangeReport {
+        id: r.get(0)?,
+        run_id: r.get(1)?,
+        email: r.get(2)?,
+        operation: r.get(3)?,
+        reason: r.get(4)?,
+        state: r.get(5)?,
+        old_roles: r.get(6)?,
+        new_roles: r.get(7)?,
+        target: r.get(8)?,
+        target_id: r.get(9)?,
+        http_status: r.get(10)?,
+        detail: r.get(11)?,
+        planned_at: r.get(12)?,
+        finished_at: r.get(13)?,
+    })
 }

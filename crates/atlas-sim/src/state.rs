@@ -310,7 +310,11 @@ impl SimState {
                     .as_deref()
                     .is_some_and(|name| name.to_lowercase() == wanted)
             })
-            .find(|inv| inv.id.as_ref().is_none_or(|id| !book.closed.contains_key(id)))
+            .find(|inv| {
+                inv.id
+                    .as_ref()
+                    .is_none_or(|id| !book.closed.contains_key(id))
+            })
             .map(|inv| inv.roles.clone())
     }
 

@@ -11,7 +11,7 @@ use crate::exit::Failure;
 
 /// Checks that Atlas knows the organization and accepts the credentials. Anything else (an
 /// outage, a rate limit, no answer) is left to the run, which retries it row by row.
-pub(super) async fn check(client: &AtlasClient) -> Result<(), Failure> {
+pub(in crate::commands) async fn check(client: &AtlasClient) -> Result<(), Failure> {
     let Err(error) = client.find_invitation(PROBE_EMAIL).await else {
         return Ok(());
     };

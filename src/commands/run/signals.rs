@@ -13,7 +13,7 @@ use crate::pipeline::StopSignal;
 use crate::pipeline::events::StopReason;
 
 /// Starts watching; from now on a signal sets `stop` instead of killing the process.
-pub(super) fn watch(stop: Arc<StopSignal>) -> std::io::Result<()> {
+pub(in crate::commands) fn watch(stop: Arc<StopSignal>) -> std::io::Result<()> {
     let (ready, registered) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("signals".into())
