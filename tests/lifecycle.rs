@@ -202,7 +202,7 @@ fn revoke_cancels_what_a_run_created_and_leaves_members_alone() {
     let sim = Sim::start(SimConfig::default());
     let work = Work::new();
     let csv = work.write("people.csv", roster("ORG_MEMBER", "ORG_MEMBER", true));
-    let ran = exec(&mut run_cmd(&sim, &work, &csv).args(["--api", "invites"]));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--api", "invites"]));
     assert_eq!(ran.code, 0, "{ran:?}");
     let run_id = work.query("SELECT max(id) FROM runs")[0].clone();
     assert!(sim.state().accept_invitation(LIAM));
