@@ -1,6 +1,7 @@
 //! `atlas-invite run`: stream the CSV into a plan against the journal, run the pipeline,
 //! summarise. How the file is read (once, or twice for names and `--strict`) is in `passes`.
 
+mod capacity;
 mod confirm;
 mod passes;
 mod preflight;
@@ -246,7 +247,6 @@ async fn plan(
     let mut directory = ready.directory.clone();
     let mut report_from = 0;
     loop {
-        let mut review = |plan: &crate::journal::Plan| confirm::review(args, &target.org_id, plan);
         let settings = Settings {
             directory: directory.as_ref(),
             report_from,
@@ -258,7 +258,6 @@ async fn plan(
             passes::Rules {
                 options: plan_options,
                 strict: args.strict,
-                review: &mut review,
             },
             &ready.input,
             settings,
@@ -274,8 +273,20 @@ async fn plan(
             return Ok(None);
         }
         match planned? {
-            Planned::Done { plan, run_id, pass } => {
+            Planned::Ready { planner, pass } => {
                 pass.fill(summary);
+                // Refusals and the question come before anything is committed: dropping the
+                // planner leaves the journal as it was.
+                capacity::check(&session.client, planner.plan()).await?;
+                if !confirm::review(args, &target.org_id, planner.plan())? {
+                    summary.stopped =
+                        Some("not confirmed; nothing was sent and the journal is unchanged".into());
+                    summary.exit_code = ABORTED;
+                    print_summary(args, summary);
+                    return Ok(None);
+                }
+                let run_id = planner.run_id();
+                let plan = planner.commit().map_err(Failure::usage)?;
                 summary.run_id = Some(run_id);
                 summary.skipped = plan.skipped as u64;
                 if !args.quiet {
@@ -286,14 +297,6 @@ async fn plan(
             Planned::Refused(pass) => {
                 pass.fill(summary);
                 summary.exit_code = strict_refusal(args, summary.clone());
-                return Ok(None);
-            }
-            Planned::Declined(pass) => {
-                pass.fill(summary);
-                summary.stopped =
-                    Some("not confirmed; nothing was sent and the journal is unchanged".into());
-                summary.exit_code = ABORTED;
-                print_summary(args, summary);
                 return Ok(None);
             }
             Planned::NeedsNames(pass) => {

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::super::input::Directory;
 use crate::exit::Failure;
-use crate::journal::{InviteStatus, Journal, NewRun, Plan, PlanOptions, Planner};
+use crate::journal::{InviteStatus, Journal, NewRun, PlanOptions, Planner};
 use crate::pipeline::StopSignal;
 use crate::plan::{Action, Grants, Known, decide_with_grants};
 use crate::roster::{self, InvalidRow, Invitee, NameSet, RosterOptions, RosterSummary, RowOutcome};
@@ -270,45 +270,35 @@ pub(super) fn report(input: &Input<'_>, settings: Settings<'_>) -> Result<Pass, 
 }
 
 /// The outcome of a planning pass.
-pub(super) enum Planned {
-    /// The plan is committed, under this run.
-    Done { plan: Plan, run_id: i64, pass: Pass },
+pub(super) enum Planned<'j> {
+    /// The whole file is planned, in a transaction that is not committed yet: the caller
+    /// reviews the plan, then commits it (or drops it, which writes nothing).
+    Ready { planner: Planner<'j>, pass: Pass },
     /// A row names teams or projects: nothing was written; resolve the names and plan again.
     NeedsNames(Pass),
     /// `--strict`, and this reading found invalid rows that the first one did not (the file
     /// changed in between): nothing was written.
     Refused(Pass),
-    /// The review of the plan (confirmation, `--max-removals`) said no: nothing was written.
-    Declined(Pass),
 }
 
-/// Looks at a whole plan before it is committed; `Ok(false)` gives it up.
-pub(super) type Review<'a> = dyn FnMut(&Plan) -> Result<bool, Failure> + 'a;
-
-/// What the planning pass decides with: the operator's options, `--strict`, and the review a
-/// whole plan gets before it is committed.
-pub(super) struct Rules<'r> {
+/// What the planning pass decides with: the operator's options and `--strict`.
+pub(super) struct Rules {
     pub options: PlanOptions,
     pub strict: bool,
-    pub review: &'r mut Review<'r>,
 }
 
 /// Starts the run and plans the file into the journal, batch by batch, in one transaction that
-/// is only committed when the whole file is read and planned (and, with `strict`, found valid,
-/// and the review agreed).
-pub(super) fn plan(
-    journal: &mut Journal,
+/// the caller commits once the whole file is read and planned (and, with `strict`, found
+/// valid) and the plan reviewed.
+pub(super) fn plan<'j>(
+    journal: &'j mut Journal,
     run: &NewRun,
-    rules: Rules<'_>,
+    rules: Rules,
     input: &Input<'_>,
     settings: Settings<'_>,
     stop: &StopSignal,
-) -> Result<Planned, Failure> {
-    let Rules {
-        options,
-        strict,
-        review,
-    } = rules;
+) -> Result<Planned<'j>, Failure> {
+    let Rules { options, strict } = rules;
     let mut planner = journal
         .start_planned_run(run, options)
         .map_err(Failure::usage)?;
@@ -349,15 +339,10 @@ pub(super) fn plan(
     }
     flush(&mut planner, &mut valid, &mut invalid)?;
     planner.plan_removals().map_err(Failure::usage)?;
-    if !review(planner.plan())? {
-        return Ok(Planned::Declined(pass));
-    }
     planner
         .set_csv_sha256(&file.hex())
         .map_err(Failure::usage)?;
-    let run_id = planner.run_id();
-    let plan = planner.commit().map_err(Failure::usage)?;
-    Ok(Planned::Done { plan, run_id, pass })
+    Ok(Planned::Ready { planner, pass })
 }
 
 /// What `--dry-run` counted.
@@ -592,15 +577,15 @@ mod tests {
             Rules {
                 options: PlanOptions::default(),
                 strict: false,
-                review: &mut |_| Ok(true),
             },
             &input,
             Settings::first(),
             &StopSignal::default(),
         )
         .unwrap();
-        let Planned::NeedsNames(pass) = planned else {
-            panic!("the named row needs its names resolved");
+        let pass = match { planned } {
+            Planned::NeedsNames(pass) => pass,
+            _other => panic!("the named row needs its names resolved"),
         };
         assert_eq!(pass.first_named, Some(BATCH as u64 + 7));
         assert_eq!(pass.names.needed(), (true, false));
@@ -619,7 +604,6 @@ mod tests {
             Rules {
                 options: PlanOptions::default(),
                 strict: true,
-                review: &mut |_| Ok(true),
             },
             &input,
             settings,
@@ -629,6 +613,7 @@ mod tests {
             matches!(planned, Ok(Planned::Refused(_))),
             "--strict refuses the invalid row the first reading did not see"
         );
+        drop(planned);
         assert!(journal.recent_runs(None, 5).unwrap().is_empty());
         let planned = plan(
             &mut journal,
@@ -636,15 +621,17 @@ mod tests {
             Rules {
                 options: PlanOptions::default(),
                 strict: false,
-                review: &mut |_| Ok(true),
             },
             &input,
             settings,
             &StopSignal::default(),
         );
-        let Ok(Planned::Done { plan, run_id, pass }) = planned else {
-            panic!("names are resolved");
+        let (planner, pass) = match { planned } {
+            Ok(Planned::Ready { planner, pass }) => (planner, pass),
+            _other => panic!("names are resolved"),
         };
+        let run_id = planner.run_id();
+        let plan = planner.commit().unwrap();
         assert_eq!(plan.rows.len(), BATCH + 6);
         assert_eq!((pass.valid, pass.invalid), (BATCH as u64 + 6, 1));
         let runs = journal.recent_runs(None, 5).unwrap();
