@@ -89,6 +89,12 @@ pub struct SimConfig {
     /// The organization's projects `(id, name)`, served by `GET /orgs/{orgId}/groups`. When not
     /// empty, an invitation naming another project id is refused (404 `GROUP_NOT_FOUND`).
     pub projects: Vec<(String, String)>,
+    /// Keep every request as received (method, path, media types, body), for tests that check
+    /// what a client sends against the contract ([`SimState::recorded`]). Off by default: a
+    /// long run would keep them all.
+    ///
+    /// [`SimState::recorded`]: crate::SimState::recorded
+    pub record_requests: bool,
 }
 
 impl Default for SimConfig {
@@ -118,6 +124,7 @@ impl Default for SimConfig {
             api_keys: Vec::new(),
             teams: Vec::new(),
             projects: Vec::new(),
+            record_requests: false,
         }
     }
 }

@@ -62,7 +62,7 @@ mod validate;
 
 pub use config::{DEFAULT_MAX_ORG_USERS, DEFAULT_MAX_TEAM_USERS, Fault, RateLimit, SimConfig};
 pub use server::{Simulator, SimulatorHandle, serve_until_killed};
-pub use state::{SimState, SimStats};
+pub use state::{RecordedRequest, SimState, SimStats};
 
 #[cfg(test)]
 mod lifecycle_tests;

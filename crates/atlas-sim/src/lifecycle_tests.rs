@@ -1005,3 +1005,37 @@ async fn the_controls_play_what_invited_people_do() {
         .is_err()
     );
 }
+
+#[tokio::test]
+async fn requests_are_recorded_only_when_asked_for() {
+    let quiet = Bench::start(SimConfig::default()).await;
+    quiet.invited("a@example.com").await;
+    assert!(quiet.state().recorded().is_empty());
+
+    let recording = Bench::start(SimConfig {
+        record_requests: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let id = recording.invited("a@example.com").await;
+    let got = recording
+        .call(Method::DELETE, On::V1, &format!("/{id}?pretty=true"), None)
+        .await;
+    assert_eq!(got.status, 204);
+    let recorded = recording.state().recorded();
+    assert_eq!(recorded.len(), 2);
+    assert_eq!(recorded[0].method, "POST");
+    assert_eq!(
+        recorded[0].content_type.as_deref(),
+        Some(MEDIA_TYPE_2023_01_01)
+    );
+    let sent: Value = serde_json::from_slice(&recorded[0].body).unwrap();
+    assert_eq!(sent["username"], "a@example.com");
+    assert_eq!(
+        recorded[1].path,
+        format!("/api/atlas/v1.0/orgs/{ORG}/invites/{id}")
+    );
+    assert_eq!(recorded[1].query.as_deref(), Some("pretty=true"));
+    assert_eq!(recorded[1].accept.as_deref(), Some("application/json"));
+    assert!(recorded[1].body.is_empty());
+}

@@ -94,6 +94,18 @@ pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// One request as the simulator received it, kept with [`SimConfig::record_requests`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    pub query: Option<String>,
+    pub content_type: Option<String>,
+    pub accept: Option<String>,
+    pub body: Vec<u8>,
+}
+
 /// What a validated invite POST asks for, in the simulator's own terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NewInvitation {
@@ -212,6 +224,7 @@ pub struct SimState {
     pub(crate) counters: Counters,
     pub(crate) auth: Mutex<super::auth::AuthBook>,
     pub(crate) auth_counters: super::auth::AuthCounters,
+    recorded: Mutex<Vec<RecordedRequest>>,
 }
 
 /// Takes a lock even if a panicking thread poisoned it: the data behind these locks stays
@@ -264,6 +277,7 @@ impl SimState {
             counters: Counters::default(),
             auth: Mutex::new(super::auth::AuthBook::default()),
             auth_counters: super::auth::AuthCounters::default(),
+            recorded: Mutex::new(Vec::new()),
             config,
         }
     }
@@ -291,6 +305,19 @@ impl SimState {
             })
             .cloned()
             .collect()
+    }
+
+    /// Every request received so far, in arrival order, when the simulator was configured
+    /// with [`SimConfig::record_requests`]; empty otherwise.
+    pub fn recorded(&self) -> Vec<RecordedRequest> {
+        lock(&self.recorded).clone()
+    }
+
+    /// Keeps `request` if requests are recorded.
+    pub(crate) fn record(&self, request: impl FnOnce() -> RecordedRequest) {
+        if self.config.record_requests {
+            lock(&self.recorded).push(request());
+        }
     }
 
     /// A snapshot of the counters.
