@@ -759,8 +759,8 @@ async fn changes_of_users_are_admitted_and_validated() {
 async fn organizations_and_teams_fill_up() {
     let bench = Bench::start(SimConfig {
         existing_members: vec!["m@example.com".into()],
-        max_org_users: 3,
-        max_team_users: 2,
+        max_org_users: Some(3),
+        max_team_users: Some(2),
         ..SimConfig::default()
     })
     .await;

@@ -120,10 +120,10 @@ pub(crate) struct NewInvitation {
 pub(crate) enum Conflict {
     AlreadyInvited,
     AlreadyMember,
-    /// The organization holds [`SimConfig::max_org_users`] people already.
-    OrgFull,
-    /// This team holds [`SimConfig::max_team_users`] people already.
-    TeamFull(String),
+    /// The organization holds [`SimConfig::max_org_users`] people already, this many.
+    OrgFull(usize),
+    /// This team holds [`SimConfig::max_team_users`] people already, this many.
+    TeamFull(String, usize),
 }
 
 /// The outcome of asking the token bucket for one request.
@@ -468,13 +468,16 @@ impl SimState {
             return Err(Conflict::AlreadyInvited);
         }
         // A second invitation of the same person (with `duplicate_invites`) adds nobody.
-        if pending == 0 && book.org_headcount(org_id) >= self.config.max_org_users {
-            return Err(Conflict::OrgFull);
-        }
-        if let Some(team) =
-            book.full_team(org_id, &email, &new.team_ids, self.config.max_team_users)
+        if let Some(max) = self.config.max_org_users
+            && pending == 0
+            && book.org_headcount(org_id) >= max
         {
-            return Err(Conflict::TeamFull(team));
+            return Err(Conflict::OrgFull(max));
+        }
+        if let Some(max) = self.config.max_team_users
+            && let Some(team) = book.full_team(org_id, &email, &new.team_ids, max)
+        {
+            return Err(Conflict::TeamFull(team, max));
         }
         let key = (org_id.to_owned(), email);
         let invitation = Invitation {
