@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 
 use crate::util::*;
 
+// What follows the invitation: update, role and removal bodies, and the requests on the wire.
+mod lifecycle;
+
 fn spec_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/contract/atlas-invites-openapi.yaml")
 }

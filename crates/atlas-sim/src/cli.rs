@@ -231,8 +231,8 @@ impl ServeArgs {
             duplicate_invites: self.duplicate_invites,
             existing_members: self.members,
             existing_owners: self.owners,
-            max_org_users: self.max_org_users,
-            max_team_users: self.max_team_users,
+            max_org_users: Some(self.max_org_users),
+            max_team_users: Some(self.max_team_users),
             service_accounts: self.service_accounts,
             token_ttl: self.token_ttl,
             api_keys: self.api_keys,
@@ -329,7 +329,10 @@ mod tests {
         assert!(cli.command.is_none());
         let config = cli.serve.config();
         assert_eq!(config.existing_owners, ["o@example.com"]);
-        assert_eq!((config.max_org_users, config.max_team_users), (10, 250));
+        assert_eq!(
+            (config.max_org_users, config.max_team_users),
+            (Some(10), Some(250))
+        );
 
         let cli = SimCli::try_parse_from(["atlas-sim", "serve", "--max-team-users", "3"]).unwrap();
         match cli.command {

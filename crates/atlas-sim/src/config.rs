@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use atlas_model::is_atlas_id;
 
-/// Users per organization in Atlas, pending invitations included.
+/// Users per organization in Atlas, pending invitations included: `--max-org-users`'s default.
 pub const DEFAULT_MAX_ORG_USERS: usize = 500;
-/// Users per team in Atlas.
+/// Users per team in Atlas: `--max-team-users`'s default.
 pub const DEFAULT_MAX_TEAM_USERS: usize = 250;
 
 /// How a simulator behaves. `SimConfig::default()` is a perfect Atlas: any 24-hex organization
@@ -63,12 +63,15 @@ pub struct SimConfig {
     /// Addresses (case-insensitive) that are already active members with `ORG_OWNER`, so that
     /// the organization has owners the last of whom cannot be removed.
     pub existing_owners: Vec<String>,
-    /// Users an organization may hold, pending invitations included (Atlas: 500). An
-    /// invitation beyond it is refused with 400 `MAX_USERS_PER_ORG_EXCEEDED`.
-    pub max_org_users: usize,
-    /// Users a team may hold, pending invitations naming it included (Atlas: 250). An
-    /// invitation or update beyond it is refused with 400 `MAX_USERS_PER_TEAM_EXCEEDED`.
-    pub max_team_users: usize,
+    /// Users an organization may hold, pending invitations included (Atlas: 500, the
+    /// default of `--max-org-users`). An invitation beyond it is refused with 400
+    /// `MAX_USERS_PER_ORG_EXCEEDED`. `None`, the default here, holds any number, as the
+    /// rate limit is off by default: tests of large runs need no more than a healthy Atlas.
+    pub max_org_users: Option<usize>,
+    /// Users a team may hold, pending invitations naming it included (Atlas: 250, the default
+    /// of `--max-team-users`). An invitation or update beyond it is refused with 400
+    /// `MAX_USERS_PER_TEAM_EXCEEDED`. `None`, the default here, holds any number.
+    pub max_team_users: Option<usize>,
     /// Whether answers on the v2 invite paths carry `Deprecation` and `Sunset` headers, as the
     /// deprecated 2023-01-01 invitation resource does.
     pub deprecation_headers: bool,
@@ -89,6 +92,12 @@ pub struct SimConfig {
     /// The organization's projects `(id, name)`, served by `GET /orgs/{orgId}/groups`. When not
     /// empty, an invitation naming another project id is refused (404 `GROUP_NOT_FOUND`).
     pub projects: Vec<(String, String)>,
+    /// Keep every request as received (method, path, media types, body), for tests that check
+    /// what a client sends against the contract ([`SimState::recorded`]). Off by default: a
+    /// long run would keep them all.
+    ///
+    /// [`SimState::recorded`]: crate::SimState::recorded
+    pub record_requests: bool,
 }
 
 impl Default for SimConfig {
@@ -109,8 +118,8 @@ impl Default for SimConfig {
             duplicate_invites: false,
             existing_members: Vec::new(),
             existing_owners: Vec::new(),
-            max_org_users: DEFAULT_MAX_ORG_USERS,
-            max_team_users: DEFAULT_MAX_TEAM_USERS,
+            max_org_users: None,
+            max_team_users: None,
             deprecation_headers: true,
             script: Vec::new(),
             service_accounts: Vec::new(),
@@ -118,6 +127,7 @@ impl Default for SimConfig {
             api_keys: Vec::new(),
             teams: Vec::new(),
             projects: Vec::new(),
+            record_requests: false,
         }
     }
 }
@@ -192,7 +202,7 @@ impl SimConfig {
                 ));
             }
         }
-        if self.max_org_users == 0 || self.max_team_users == 0 {
+        if self.max_org_users == Some(0) || self.max_team_users == Some(0) {
             return Err("an organization and a team must each be able to hold one user".to_owned());
         }
         if let Some(token) = &self.token
@@ -276,14 +286,15 @@ impl SimConfig {
                 self.existing_owners.len()
             ));
         }
-        if self.max_org_users != DEFAULT_MAX_ORG_USERS
-            || self.max_team_users != DEFAULT_MAX_TEAM_USERS
-        {
-            lines.push(format!(
-                "capacity: {} users per organization, {} per team",
-                self.max_org_users, self.max_team_users
-            ));
-        }
+        let users = |max: Option<usize>| match max {
+            Some(n) => format!("{n} users"),
+            None => "any number of users".to_owned(),
+        };
+        lines.push(format!(
+            "capacity: {} per organization, {} per team",
+            users(self.max_org_users),
+            users(self.max_team_users)
+        ));
         if self.duplicate_invites {
             lines.push("duplicates: a repeated invitation creates a second one".to_owned());
         }
@@ -515,6 +526,10 @@ mod tests {
     #[test]
     fn demo_is_realistic() {
         let demo = SimConfig::demo();
+        assert!(
+            demo.describe()
+                .contains("capacity: any number of users per organization")
+        );
         assert_eq!(demo.latency, Duration::from_millis(60));
         assert!(demo.fail_rate > 0.0);
         assert!(demo.retry_after_header && demo.deprecation_headers);

@@ -216,8 +216,8 @@ fn created_or_conflict(
                 new.username
             ),
         ),
-        Err(Conflict::OrgFull) => reply.error(org_full(org_id, sim.config().max_org_users)),
-        Err(Conflict::TeamFull(team)) => reply.error(team_full(&team, sim.config().max_team_users)),
+        Err(Conflict::OrgFull(max)) => reply.error(org_full(org_id, max)),
+        Err(Conflict::TeamFull(team, max)) => reply.error(team_full(&team, max)),
     }
 }
 

@@ -4,10 +4,12 @@
 //! `atlas-invite simulate` and this crate's own `atlas-sim` binary all talk to this simulator
 //! instead. It speaks the contract of
 //! `POST`/`GET /api/atlas/v2/orgs/{orgId}/invites` (API version 2023-01-01) and of the legacy
-//! `/api/atlas/v1.0/...` path: bearer authentication, version negotiation, request validation,
-//! 409 on duplicates and members, a per-token token-bucket rate limit with `Retry-After`, and
-//! injectable faults (500s, proxy HTML pages, hangs, truncated bodies, and connections dropped
-//! after the invitation was recorded).
+//! `/api/atlas/v1.0/...` path, of the users resource (version 2025-02-19), and of what follows
+//! the invitation (one invitation or user updated, re-roled, cancelled or removed): bearer
+//! authentication, version negotiation, request validation, 409 on duplicates and members,
+//! Atlas's rules and capacity limits, a per-token token-bucket rate limit with `Retry-After`,
+//! and injectable faults (500s, proxy HTML pages, hangs, truncated bodies, and connections
+//! dropped after the invitation or the change was recorded).
 //!
 //! It serves the wire types of the `atlas-model` crate, the ones `atlas-invite` reads, and
 //! depends on nothing of `atlas-invite` itself.
@@ -20,7 +22,7 @@
 //!   method, authentication, rate limit, version, organization) and the counting around it;
 //! - `reply.rs`: how answers are written (JSON, `ApiError`, 429s, rate-limit and deprecation
 //!   headers, proxy HTML pages);
-//! - `faults.rs`: what an injected fault does to an invitation-creating POST, and
+//! - `faults.rs`: what an injected fault does to a request that creates or changes, and
 //!   `ConnControl`, with which a handler drops its connection without answering;
 //! - `users.rs`: the users resource (`GET`/`POST /api/atlas/v2/orgs/{orgId}/users`, version
 //!   2025-02-19): paginated listing by membership status, and invitations through it, whose
@@ -62,7 +64,7 @@ mod validate;
 
 pub use config::{DEFAULT_MAX_ORG_USERS, DEFAULT_MAX_TEAM_USERS, Fault, RateLimit, SimConfig};
 pub use server::{Simulator, SimulatorHandle, serve_until_killed};
-pub use state::{SimState, SimStats};
+pub use state::{RecordedRequest, SimState, SimStats};
 
 #[cfg(test)]
 mod lifecycle_tests;

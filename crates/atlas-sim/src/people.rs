@@ -17,9 +17,10 @@
 //!   that member nor taking the role away from them is allowed;
 //! - adding a role the user holds already is a conflict (the spec lists a 409 for `:addRole`
 //!   only); removing one they do not hold changes nothing;
-//! - an organization holds [`SimConfig::max_org_users`](crate::SimConfig) people (members and
-//!   people with a pending invitation), a team [`SimConfig::max_team_users`](crate::SimConfig)
-//!   (its members and the pending invitations naming it).
+//! - an organization holds at most [`SimConfig::max_org_users`](crate::SimConfig) people
+//!   (members and people with a pending invitation), a team at most
+//!   [`SimConfig::max_team_users`](crate::SimConfig) (its members and the pending invitations
+//!   naming it), when they are set (`atlas-sim` sets Atlas's 500 and 250).
 //!
 //! Every change is made whole or not at all, under the one lock of the [`Book`].
 
@@ -324,7 +325,7 @@ impl Book {
         org_id: &str,
         person: &Person,
         change: Change,
-        max_team_users: usize,
+        max_team_users: Option<usize>,
     ) -> Result<(), Refusal> {
         let email = self.email_of(person);
         if let Some(new_roles) = &change.roles {
@@ -336,13 +337,10 @@ impl Book {
                 return Err(Refusal::LastOwner(email));
             }
         }
-        if let Some(teams) = &change.team_ids
-            && let Some(team) = self.full_team(org_id, &email, teams, max_team_users)
+        if let (Some(teams), Some(max)) = (&change.team_ids, max_team_users)
+            && let Some(team) = self.full_team(org_id, &email, teams, max)
         {
-            return Err(Refusal::TeamFull {
-                team,
-                max: max_team_users,
-            });
+            return Err(Refusal::TeamFull { team, max });
         }
         let names = |roles: Vec<OrgRole>| -> Vec<String> {
             roles.into_iter().map(|r| r.as_str().to_owned()).collect()
@@ -638,7 +636,7 @@ mod tests {
     #[test]
     fn a_cancelled_invitation_frees_its_place_and_leaves_the_listing() {
         let state = SimState::new(SimConfig {
-            max_org_users: 2,
+            max_org_users: Some(2),
             ..SimConfig::default()
         });
         state.add_member("m@example.com");
@@ -649,7 +647,10 @@ mod tests {
             team_ids: vec![],
             group_roles: vec![],
         };
-        assert_eq!(state.create(ORG, &b), Err(crate::state::Conflict::OrgFull));
+        assert_eq!(
+            state.create(ORG, &b),
+            Err(crate::state::Conflict::OrgFull(2))
+        );
         let id = a.id.unwrap();
         state.delete_invitation(ORG, &id).unwrap();
         assert_eq!(
@@ -668,7 +669,7 @@ mod tests {
     #[test]
     fn teams_fill_up_counting_members_and_pending_invitations() {
         let state = SimState::new(SimConfig {
-            max_team_users: 2,
+            max_team_users: Some(2),
             ..SimConfig::default()
         });
         invite(&state, "a@example.com", &[TEAM]);
@@ -703,7 +704,7 @@ mod tests {
         };
         assert_eq!(
             state.create(ORG, &d),
-            Err(crate::state::Conflict::TeamFull(TEAM.to_owned()))
+            Err(crate::state::Conflict::TeamFull(TEAM.to_owned(), 2))
         );
     }
 

@@ -28,7 +28,7 @@ use tower::ServiceExt;
 use super::config::SimConfig;
 use super::faults::ConnControl;
 use super::routes::router;
-use super::state::{SimState, bump};
+use super::state::{RecordedRequest, SimState, bump};
 
 /// Starts simulators.
 pub struct Simulator;
@@ -150,7 +150,26 @@ async fn handle(
     bump(&state.counters.requests);
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(Body::new(body), MAX_BUFFERED_BODY).await {
-        Ok(bytes) => Body::from(bytes),
+        Ok(bytes) => {
+            state.record(|| {
+                let header = |name| {
+                    parts
+                        .headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                RecordedRequest {
+                    method: parts.method.to_string(),
+                    path: parts.uri.path().to_owned(),
+                    query: parts.uri.query().map(str::to_owned),
+                    content_type: header(axum::http::header::CONTENT_TYPE),
+                    accept: header(axum::http::header::ACCEPT),
+                    body: bytes.to_vec(),
+                }
+            });
+            Body::from(bytes)
+        }
         // Too large or cut off: the handler's own body check answers it.
         Err(_) => Body::from_stream(futures::stream::once(async {
             Err::<bytes::Bytes, io::Error>(io::Error::other("request body could not be read"))

@@ -94,6 +94,18 @@ pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// One request as the simulator received it, kept with [`SimConfig::record_requests`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    pub query: Option<String>,
+    pub content_type: Option<String>,
+    pub accept: Option<String>,
+    pub body: Vec<u8>,
+}
+
 /// What a validated invite POST asks for, in the simulator's own terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NewInvitation {
@@ -108,10 +120,10 @@ pub(crate) struct NewInvitation {
 pub(crate) enum Conflict {
     AlreadyInvited,
     AlreadyMember,
-    /// The organization holds [`SimConfig::max_org_users`] people already.
-    OrgFull,
-    /// This team holds [`SimConfig::max_team_users`] people already.
-    TeamFull(String),
+    /// The organization holds [`SimConfig::max_org_users`] people already, this many.
+    OrgFull(usize),
+    /// This team holds [`SimConfig::max_team_users`] people already, this many.
+    TeamFull(String, usize),
 }
 
 /// The outcome of asking the token bucket for one request.
@@ -212,6 +224,7 @@ pub struct SimState {
     pub(crate) counters: Counters,
     pub(crate) auth: Mutex<super::auth::AuthBook>,
     pub(crate) auth_counters: super::auth::AuthCounters,
+    recorded: Mutex<Vec<RecordedRequest>>,
 }
 
 /// Takes a lock even if a panicking thread poisoned it: the data behind these locks stays
@@ -264,6 +277,7 @@ impl SimState {
             counters: Counters::default(),
             auth: Mutex::new(super::auth::AuthBook::default()),
             auth_counters: super::auth::AuthCounters::default(),
+            recorded: Mutex::new(Vec::new()),
             config,
         }
     }
@@ -316,6 +330,19 @@ impl SimState {
                     .is_none_or(|id| !book.closed.contains_key(id))
             })
             .map(|inv| inv.roles.clone())
+    }
+
+    /// Every request received so far, in arrival order, when the simulator was configured
+    /// with [`SimConfig::record_requests`]; empty otherwise.
+    pub fn recorded(&self) -> Vec<RecordedRequest> {
+        lock(&self.recorded).clone()
+    }
+
+    /// Keeps `request` if requests are recorded.
+    pub(crate) fn record(&self, request: impl FnOnce() -> RecordedRequest) {
+        if self.config.record_requests {
+            lock(&self.recorded).push(request());
+        }
     }
 
     /// A snapshot of the counters.
@@ -466,13 +493,16 @@ impl SimState {
             return Err(Conflict::AlreadyInvited);
         }
         // A second invitation of the same person (with `duplicate_invites`) adds nobody.
-        if pending == 0 && book.org_headcount(org_id) >= self.config.max_org_users {
-            return Err(Conflict::OrgFull);
-        }
-        if let Some(team) =
-            book.full_team(org_id, &email, &new.team_ids, self.config.max_team_users)
+        if let Some(max) = self.config.max_org_users
+            && pending == 0
+            && book.org_headcount(org_id) >= max
         {
-            return Err(Conflict::TeamFull(team));
+            return Err(Conflict::OrgFull(max));
+        }
+        if let Some(max) = self.config.max_team_users
+            && let Some(team) = book.full_team(org_id, &email, &new.team_ids, max)
+        {
+            return Err(Conflict::TeamFull(team, max));
         }
         let key = (org_id.to_owned(), email);
         let invitation = Invitation {
