@@ -65,7 +65,9 @@ pub enum Command {
     )))]
     Reconcile(ReconcileArgs),
     /// Undo a batch: cancel the pending invitations a run (or these addresses) created.
-    #[command(after_help = REVOKE_HELP)]
+    #[command(after_help = REVOKE_HELP, mut_arg("org", |org| org.help(
+        "Organization whose invitations to revoke: its 24-character hexadecimal id"
+    )))]
     Revoke(RevokeArgs),
     /// Print a shell completion script to stdout (see the README for where to put it).
     Completions(CompletionsArgs),
@@ -293,6 +295,15 @@ pub struct RunArgs {
     /// Answer yes to the confirmation asked before removing anybody or granting ORG_OWNER.
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// Atlas's limit of people per organization, pending invitations included: a run that
+    /// would go past it refuses before sending. Raise it only if MongoDB raised yours.
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_org_users: u64,
+
+    /// Atlas's limit of people per team, checked like --max-org-users.
+    #[arg(long, value_name = "N", default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_team_users: u64,
 
     /// Run against the built-in simulator (realistic latency, some 500s, a rate limit); no
     /// credentials needed [journal default: simulate-<orgId>.db, next to the real ones].

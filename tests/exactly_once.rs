@@ -237,6 +237,9 @@ fn a_run_faster_than_the_server_converges_with_few_429s() {
     let work = Work::new();
     let csv = work.write("people.csv", people_csv(700));
     let ran = exec(run_cmd(&sim, &work, &csv).args([
+        // More people than Atlas takes per organization: this is about pacing.
+        "--max-org-users",
+        "100000",
         "--rate",
         "1000/s",
         "--concurrency",

@@ -21,6 +21,7 @@ fn help_texts() {
         "history",
         "export",
         "reconcile",
+        "revoke",
         "completions",
         "man",
     ] {

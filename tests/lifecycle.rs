@@ -255,3 +255,36 @@ fn revoke_cancels_what_a_run_created_and_leaves_members_alone() {
         ["run", "revoke", "revoke"]
     );
 }
+
+#[test]
+fn a_run_past_the_organization_limit_refuses_before_sending() {
+    let sim = Sim::healthy();
+    for i in 0..499 {
+        sim.state().add_member(&format!("member{i}@example.com"));
+    }
+    let work = Work::new();
+    let csv = work.write("people.csv", roster("ORG_MEMBER", "ORG_MEMBER", false));
+    let ran = exec(&mut run_cmd(&sim, &work, &csv));
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(
+        ran.stderr.contains("has 499 people") && ran.stderr.contains("invite 2 more"),
+        "{ran:?}"
+    );
+    assert!(
+        ran.stderr.contains("Atlas allows 500 per organization"),
+        "{ran:?}"
+    );
+    assert_eq!(sim.posts(), 0, "nothing sent");
+    assert_eq!(
+        work.query("SELECT count(*) FROM runs"),
+        ["0"],
+        "nothing written"
+    );
+
+    // One fits; and a raised limit lets both go.
+    let one = work.write("one.csv", format!("email\n{OLIVIA}\n"));
+    assert_eq!(exec(&mut run_cmd(&sim, &work, &one)).code, 0);
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--max-org-users", "501"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(sim.posts(), 2);
+}

@@ -277,7 +277,11 @@ async fn plan(
                 pass.fill(summary);
                 // Refusals and the question come before anything is committed: dropping the
                 // planner leaves the journal as it was.
-                capacity::check(&session.client, planner.plan()).await?;
+                let limits = capacity::Limits {
+                    org: args.max_org_users,
+                    team: args.max_team_users,
+                };
+                capacity::check(&session.client, planner.plan(), limits).await?;
                 if !confirm::review(args, &target.org_id, planner.plan())? {
                     summary.stopped =
                         Some("not confirmed; nothing was sent and the journal is unchanged".into());
