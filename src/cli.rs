@@ -64,6 +64,11 @@ pub enum Command {
         "Organization whose members and invitations to read: its 24-character hexadecimal id"
     )))]
     Reconcile(ReconcileArgs),
+    /// Write what `run` would do — invite, update, remove — for review; `apply` does exactly that.
+    #[command(after_help = PLAN_HELP)]
+    Plan(PlanArgs),
+    /// Carry out a plan written by `plan --out`, refusing if the file, journal or options changed.
+    Apply(ApplyArgs),
     /// Undo a batch: cancel the pending invitations a run (or these addresses) created.
     #[command(after_help = REVOKE_HELP, mut_arg("org", |org| org.help(
         "Organization whose invitations to revoke: its 24-character hexadecimal id"
@@ -327,6 +332,41 @@ pub struct RunArgs {
     /// Format of the final summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// Set by `apply`: the digest of the reviewed plan, which the run must match exactly.
+    #[arg(skip)]
+    pub expected_plan: Option<String>,
+}
+
+/// `atlas-invite plan`.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// Write the plan (JSON) to FILE, for `atlas-invite apply FILE`; owner-only.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// `atlas-invite apply`.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    /// A plan written by `atlas-invite plan --out`.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+
+    /// Answer yes to the confirmation asked before removing anybody or granting ORG_OWNER.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Print no progress and no text summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Format of the final summary.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// `atlas-invite doctor`.
@@ -531,6 +571,13 @@ pub struct ReconcileArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
+
+const PLAN_HELP: &str = "\
+`plan` takes every option of `run` and reads the file, the journal (and, for team or project
+names, Atlas) without sending or writing anything. It prints one line per person it would act
+on, and with --out writes the plan: the actions, the file's SHA-256, the journal's state and
+the options. `apply PLAN` refuses (exit 2, nothing sent) when any of them changed since, and
+otherwise runs exactly those actions.";
 
 const REVOKE_HELP: &str = concat!(
     credentials_help!(),

@@ -74,6 +74,68 @@ impl PlannedChange {
     }
 }
 
+/// One thing a plan does, as `plan` writes it and `apply` checks it: the same entries come from
+/// a dry run's reading of the journal and from the planning of a real run, so that `apply` can
+/// tell whether the journal still leads to exactly the plan that was reviewed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanEntry {
+    /// `invite`, `resolve` (left in flight earlier: looked up, sent only if absent), `update`
+    /// or `remove`.
+    pub action: String,
+    pub email: String,
+    /// The grants sent (for `remove`, the grants the person had).
+    pub grants: Grants,
+    /// For an update: old → new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
+}
+
+impl PlanEntry {
+    /// The entry of a row the run sends.
+    pub fn of_row(row: &PlannedRow) -> PlanEntry {
+        PlanEntry {
+            action: if row.unresolved { "resolve" } else { "invite" }.into(),
+            email: row.invitee.email.clone(),
+            grants: Grants::of(&row.invitee),
+            change: None,
+        }
+    }
+
+    /// The entry of a change.
+    pub fn of_change(change: &PlannedChange) -> PlanEntry {
+        PlanEntry {
+            action: change.operation.as_str().into(),
+            email: change.email.clone(),
+            grants: change.to.clone().unwrap_or_else(|| change.from.clone()),
+            change: change.to.as_ref().map(|to| change.from.change_to(to)),
+        }
+    }
+}
+
+/// The SHA-256 of a plan's entries, in a canonical order: equal digests, equal plans.
+pub fn digest(entries: &[PlanEntry]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<(String, &str, &PlanEntry)> = entries
+        .iter()
+        .map(|e| (EmailKey::of(&e.email).to_string(), e.action.as_str(), e))
+        .collect();
+    sorted.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let mut hasher = Sha256::new();
+    for (key, action, entry) in sorted {
+        hasher.update(key.as_bytes());
+        hasher.update([0]);
+        hasher.update(action.as_bytes());
+        hasher.update([0]);
+        hasher.update(json(&entry.grants).as_bytes());
+        hasher.update([b'\n']);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// What the journal knows of a person before the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Known {

@@ -22,6 +22,8 @@ fn help_texts() {
         "export",
         "reconcile",
         "revoke",
+        "plan",
+        "apply",
         "completions",
         "man",
     ] {

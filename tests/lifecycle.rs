@@ -288,3 +288,106 @@ fn a_run_past_the_organization_limit_refuses_before_sending() {
     assert_eq!(ran.code, 0, "{ran:?}");
     assert_eq!(sim.posts(), 2);
 }
+
+/// `plan` with the options `run_cmd` gives `run`.
+fn plan_cmd(
+    sim: &Sim,
+    work: &Work,
+    csv: &std::path::Path,
+    out: &std::path::Path,
+) -> std::process::Command {
+    let mut cmd = atlas_invite();
+    cmd.arg("plan")
+        .arg(csv)
+        .args(["--org", ORG, "--base-url"])
+        .arg(sim.url())
+        .arg("--journal")
+        .arg(work.journal())
+        .args(["--rate", "1000/s", "--max-backoff", "200ms", "--out"])
+        .arg(out)
+        .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN);
+    cmd
+}
+
+fn apply_cmd(plan: &std::path::Path) -> std::process::Command {
+    let mut cmd = atlas_invite();
+    cmd.arg("apply")
+        .arg(plan)
+        .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN);
+    cmd
+}
+
+#[test]
+fn apply_does_exactly_the_reviewed_plan_and_refuses_when_anything_changed() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", roster("ORG_OWNER", "ORG_MEMBER", false));
+    assert_eq!(exec(&mut run_cmd(&sim, &work, &csv)).code, 0);
+
+    let next = roster("ORG_MEMBER", "ORG_MEMBER", true);
+    let csv = work.write("people.csv", &next);
+    let plan = work.path("plan.json");
+    let planned = exec(&mut plan_cmd(&sim, &work, &csv, &plan));
+    assert_eq!(planned.code, 0, "{planned:?}");
+    assert!(
+        planned.stdout.contains("roles ORG_OWNER → ORG_MEMBER"),
+        "{planned:?}"
+    );
+    assert!(planned.stderr.contains("atlas-invite apply"), "{planned:?}");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    let actions: Vec<(String, String)> = file["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap().to_owned(),
+                a["email"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("update".into(), OLIVIA.into()),
+            ("invite".into(), NOAH.into())
+        ]
+    );
+    assert_eq!(sim.posts(), 2, "a plan sends nothing");
+    assert_eq!(sim.stats().user_updates, 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&plan).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "owner-only");
+    }
+
+    // The file changed since: refused, nothing sent.
+    work.write("people.csv", roster("ORG_MEMBER", "ORG_OWNER", true));
+    let refused = exec(&mut apply_cmd(&plan));
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("people.csv changed"), "{refused:?}");
+    assert_eq!((sim.posts(), sim.stats().user_updates), (2, 0));
+
+    // As reviewed: exactly the plan.
+    work.write("people.csv", &next);
+    let applied = exec(&mut apply_cmd(&plan));
+    assert_eq!(applied.code, 0, "{applied:?}");
+    assert_eq!((sim.posts(), sim.stats().user_updates), (3, 1));
+    assert_eq!(
+        work.query("SELECT command FROM runs ORDER BY id"),
+        ["run", "apply"]
+    );
+
+    // Applied once: the journal changed, so the same plan is refused.
+    let again = exec(&mut apply_cmd(&plan));
+    assert_eq!(again.code, 2, "{again:?}");
+    assert!(again.stderr.contains("the journal changed"), "{again:?}");
+    assert_eq!((sim.posts(), sim.stats().user_updates), (3, 1));
+
+    let broken = work.write("broken.json", "{\"not\": \"a plan\"}");
+    let ran = exec(&mut apply_cmd(&broken));
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("is not a plan"), "{ran:?}");
+}

@@ -6,6 +6,7 @@ mod export;
 mod history;
 mod input;
 mod journal_path;
+mod plan;
 mod reconcile;
 mod report;
 mod revoke;
@@ -38,6 +39,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::Export(args) => export::export(&args),
         Command::Reconcile(args) => reconcile::reconcile(&args).await,
         Command::Revoke(args) => revoke::revoke(&args).await,
+        Command::Plan(args) => plan::plan(args).await,
+        Command::Apply(args) => plan::apply(&args).await,
         Command::Completions(args) => shell::completions(&args),
         Command::Man(args) => shell::man(&args),
     }

@@ -67,7 +67,7 @@ const SETTLE_MARGIN: Duration = Duration::from_secs(30);
 pub(super) async fn run(args: RunArgs) -> Result<i32, Failure> {
     let prepared = match prepare(&args).await? {
         Prepared::Ready(prepared) => prepared,
-        Prepared::Exit(code) => return Ok(code),
+        Prepared::Exit(code) | Prepared::Previewed(Preview { code, .. }) => return Ok(code),
     };
     let mut session = open(&args, &prepared).await?;
     let mut summary = prepared.summary.clone();
@@ -94,8 +94,35 @@ struct Ready<'a> {
 
 enum Prepared<'a> {
     Ready(Box<Ready<'a>>),
-    /// `--dry-run`, or `--strict` with invalid rows: done, with this exit code.
+    /// `--strict` with invalid rows: done, with this exit code.
     Exit(i32),
+    /// `--dry-run`: done.
+    Previewed(Preview),
+}
+
+/// What a dry run found: its exit code, and what the run would do, for `plan`.
+pub(super) struct Preview {
+    pub code: i32,
+    pub entries: Vec<crate::plan::PlanEntry>,
+    pub org_id: String,
+    pub base_url: String,
+    pub journal: PathBuf,
+    /// [`Journal::state_of`] the organization, `no journal` when there is none yet.
+    pub journal_state: String,
+    /// The effective options, as `runs.options` records them.
+    pub options: serde_json::Value,
+}
+
+/// `run --dry-run`, for `plan`: what the run would do, without sending or writing anything.
+pub(super) async fn preview(args: &RunArgs) -> Result<Preview, Failure> {
+    match prepare(args).await? {
+        Prepared::Previewed(preview) => Ok(preview),
+        Prepared::Exit(code) => Err(Failure {
+            code,
+            error: anyhow!("--strict: the file has invalid rows; no plan was written"),
+        }),
+        Prepared::Ready(_) => unreachable!("a preview is a dry run"),
+    }
 }
 
 /// Resolves the settings, and answers `--strict` refusals and `--dry-run`: neither writes
@@ -136,8 +163,8 @@ async fn prepare(args: &RunArgs) -> Result<Prepared<'_>, Failure> {
         directory = Some(found);
     }
     if args.dry_run {
-        let code = dry_run(args, &target, &input, directory, &journal_path, summary).await?;
-        return Ok(Prepared::Exit(code));
+        let preview = dry_run(args, &target, &input, directory, &journal_path, summary).await?;
+        return Ok(Prepared::Previewed(preview));
     }
     Ok(Prepared::Ready(Box::new(Ready {
         settle,
@@ -241,7 +268,11 @@ async fn plan(
         options: run_options(args, target.profile.as_deref()),
         os_user: os_user(),
         hostname: hostname(),
-        command: "run",
+        command: if args.expected_plan.is_some() {
+            "apply"
+        } else {
+            "run"
+        },
     };
     let plan_options = plan_options(args);
     let mut directory = ready.directory.clone();
@@ -282,6 +313,9 @@ async fn plan(
                     team: args.max_team_users,
                 };
                 capacity::check(&session.client, planner.plan(), limits).await?;
+                if let Some(expected) = &args.expected_plan {
+                    super::plan::check_unchanged(planner.plan(), expected)?;
+                }
                 if !confirm::review(args, &target.org_id, planner.plan())? {
                     summary.stopped =
                         Some("not confirmed; nothing was sent and the journal is unchanged".into());
@@ -290,7 +324,7 @@ async fn plan(
                     return Ok(None);
                 }
                 let run_id = planner.run_id();
-                let plan = planner.commit().map_err(Failure::usage)?;
+                let plan = (*planner).commit().map_err(Failure::usage)?;
                 summary.run_id = Some(run_id);
                 summary.skipped = plan.skipped as u64;
                 if !args.quiet {
@@ -592,8 +626,12 @@ async fn dry_run(
     mut directory: Option<Directory>,
     journal_path: &std::path::Path,
     mut summary: Summary,
-) -> Result<i32, Failure> {
+) -> Result<Preview, Failure> {
     let journal = Journal::open_read_only(journal_path).map_err(Failure::usage)?;
+    let journal_state = match &journal {
+        Some(journal) => journal.state_of(&target.org_id).map_err(Failure::usage)?,
+        None => "no journal".to_owned(),
+    };
     let print = args.format == Format::Text && !args.quiet;
     let mut report_from = 0;
     let mut people = Vec::new();
@@ -623,8 +661,15 @@ async fn dry_run(
         break counts;
     };
     if print {
+        let mut changes = String::new();
+        if counts.updates > 0 {
+            changes.push_str(&format!(", update {} people", counts.updates));
+        }
+        if !counts.removals.is_empty() {
+            changes.push_str(&format!(", remove {}", counts.removals.len()));
+        }
         crate::outln!(
-            "would send {} invitations to org {}; nothing was sent",
+            "would send {} invitations to org {}{changes}; nothing was sent",
             counts.would_send,
             target.org_id
         );
@@ -643,7 +688,15 @@ async fn dry_run(
         INCOMPLETE
     };
     print_summary(args, &summary);
-    Ok(summary.exit_code)
+    Ok(Preview {
+        code: summary.exit_code,
+        entries: counts.entries,
+        org_id: target.org_id.clone(),
+        base_url: target.base_url.clone(),
+        journal: journal_path.to_owned(),
+        journal_state,
+        options: run_options(args, target.profile.as_deref()),
+    })
 }
 
 /// The choices that change what a run plans, as `decide` takes them.

@@ -253,6 +253,34 @@ impl Journal {
         rows.collect::<Result<_, _>>().map_err(|e| sql(path, e))
     }
 
+    /// What the journal holds for an organization, in one line that changes whenever anything
+    /// that could change a plan does: its last run, its people, their last update. `plan`
+    /// records it and `apply` refuses when it differs.
+    pub fn state_of(&self, org_id: &str) -> Result<String, JournalError> {
+        let path = self.path();
+        let last_run: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT max(id) FROM runs WHERE org_id = ?1",
+                params![org_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| sql(path, e))?;
+        let (people, updated): (i64, Option<String>) = self
+            .conn
+            .query_row(
+                "SELECT count(*), max(updated_at) FROM invites WHERE org_id = ?1",
+                params![org_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| sql(path, e))?;
+        Ok(format!(
+            "last run {}; {people} people; last change {}",
+            last_run.map_or("none".into(), |id| id.to_string()),
+            updated.unwrap_or_else(|| "never".into())
+        ))
+    }
+
     /// Every change of one run, in the order they were planned.
     pub fn run_changes(&self, run_id: i64) -> Result<Vec<ChangeReport>, JournalError> {
         let path = self.path();

@@ -27,7 +27,7 @@ use super::super::input::Directory;
 use crate::exit::Failure;
 use crate::journal::{InviteStatus, Journal, NewRun, PlanOptions, Planner};
 use crate::pipeline::StopSignal;
-use crate::plan::{Action, Grants, Known, decide_with_grants};
+use crate::plan::{Action, Grants, Known, PlanEntry, decide_with_grants};
 use crate::roster::{self, InvalidRow, Invitee, NameSet, RosterOptions, RosterSummary, RowOutcome};
 use crate::summary::{ProblemRow, Summary};
 use crate::vocab::EmailKey;
@@ -273,7 +273,10 @@ pub(super) fn report(input: &Input<'_>, settings: Settings<'_>) -> Result<Pass, 
 pub(super) enum Planned<'j> {
     /// The whole file is planned, in a transaction that is not committed yet: the caller
     /// reviews the plan, then commits it (or drops it, which writes nothing).
-    Ready { planner: Planner<'j>, pass: Pass },
+    Ready {
+        planner: Box<Planner<'j>>,
+        pass: Pass,
+    },
     /// A row names teams or projects: nothing was written; resolve the names and plan again.
     NeedsNames(Pass),
     /// `--strict`, and this reading found invalid rows that the first one did not (the file
@@ -342,7 +345,10 @@ pub(super) fn plan<'j>(
     planner
         .set_csv_sha256(&file.hex())
         .map_err(Failure::usage)?;
-    Ok(Planned::Ready { planner, pass })
+    Ok(Planned::Ready {
+        planner: Box::new(planner),
+        pass,
+    })
 }
 
 /// What `--dry-run` counted.
@@ -362,6 +368,8 @@ pub(super) struct DryRun {
     pub owner_grants: usize,
     /// With `--prune`: the people who would be removed.
     pub removals: Vec<crate::plan::PlannedChange>,
+    /// Everything the run would send, as `plan` writes it.
+    pub entries: Vec<PlanEntry>,
 }
 
 /// `--dry-run`'s pass: looks each valid row up in the journal (when there is one), batch by
@@ -399,6 +407,22 @@ pub(super) fn dry_run(
             let applied = stored.and_then(|(_, grants)| grants.as_ref());
             let desired = Grants::of(&invitee);
             let action = decide_with_grants(known, applied, &desired, options);
+            if action.sends() {
+                let (name, change) = match action {
+                    Action::Resolve => ("resolve", None),
+                    Action::Update => (
+                        "update",
+                        Some(applied.cloned().unwrap_or_default().change_to(&desired)),
+                    ),
+                    _ => ("invite", None),
+                };
+                counts.entries.push(PlanEntry {
+                    action: name.into(),
+                    email: invitee.email.clone(),
+                    grants: desired.clone(),
+                    change,
+                });
+            }
             // What the row's grants column says: the change, for an update or a difference.
             let mut change = None;
             match action {
@@ -483,6 +507,9 @@ pub(super) fn dry_run(
         counts.removals = journal
             .leavers_of(org_id, in_file)
             .map_err(Failure::usage)?;
+        counts
+            .entries
+            .extend(counts.removals.iter().map(PlanEntry::of_change));
         if print {
             for change in &counts.removals {
                 crate::outln!(
@@ -539,6 +566,25 @@ impl<R: Read> Read for Hashing<R> {
 mod tests {
     use super::*;
 
+    /// The pass of a planning that stopped at names (the planning is consumed, so its
+    /// borrow of the journal ends here).
+    fn needs_names(planned: Planned<'_>) -> Pass {
+        match planned {
+            Planned::NeedsNames(pass) => pass,
+            _ => panic!("the named row needs its names resolved"),
+        }
+    }
+
+    /// Commits a whole planning.
+    fn committed(planned: Result<Planned<'_>, Failure>) -> (i64, crate::journal::Plan, Pass) {
+        match planned {
+            Ok(Planned::Ready { planner, pass }) => {
+                (planner.run_id(), (*planner).commit().unwrap(), pass)
+            }
+            _ => panic!("names are resolved"),
+        }
+    }
+
     fn new_run() -> NewRun {
         NewRun {
             org_id: "5f1e2d3c4b5a697887766554".into(),
@@ -583,10 +629,7 @@ mod tests {
             &StopSignal::default(),
         )
         .unwrap();
-        let pass = match { planned } {
-            Planned::NeedsNames(pass) => pass,
-            _other => panic!("the named row needs its names resolved"),
-        };
+        let pass = needs_names(planned);
         assert_eq!(pass.first_named, Some(BATCH as u64 + 7));
         assert_eq!(pass.names.needed(), (true, false));
         assert!(journal.recent_runs(None, 5).unwrap().is_empty());
@@ -626,12 +669,7 @@ mod tests {
             settings,
             &StopSignal::default(),
         );
-        let (planner, pass) = match { planned } {
-            Ok(Planned::Ready { planner, pass }) => (planner, pass),
-            _other => panic!("names are resolved"),
-        };
-        let run_id = planner.run_id();
-        let plan = planner.commit().unwrap();
+        let (run_id, plan, pass) = committed(planned);
         assert_eq!(plan.rows.len(), BATCH + 6);
         assert_eq!((pass.valid, pass.invalid), (BATCH as u64 + 6, 1));
         let runs = journal.recent_runs(None, 5).unwrap();
