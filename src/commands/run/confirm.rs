@@ -3,7 +3,8 @@
 //!
 //! On a terminal the run shows what it will do and asks once (`--yes` answers for scripts).
 //! Without one, removals need `--yes` (exit 2 otherwise, nothing sent or written); new owners
-//! are listed on stderr, so that a CI log shows them.
+//! are listed on stderr, so that a CI log shows them. Against the built-in simulator
+//! (`--simulate`) nothing is asked: it is a rehearsal.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -75,7 +76,8 @@ pub(super) fn review(args: &RunArgs, org_id: &str, plan: &Plan) -> Result<bool, 
     if !args.quiet || removals > 0 {
         describe(&attention, org_id);
     }
-    if args.yes {
+    // The simulator's organization is a rehearsal: nothing real to confirm.
+    if args.yes || args.simulate {
         return Ok(true);
     }
     let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
