@@ -68,7 +68,7 @@ class Simulator:
 
     def __init__(self, *args):
         self.proc = subprocess.Popen(
-            [str(BIN), "simulate", "--org", ORG, "--max-org-users", "1000000000", *args],
+            [str(BIN), "simulate", "--org", ORG, "--max-org-users", "1000000", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

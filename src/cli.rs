@@ -609,6 +609,11 @@ pub struct RevokeArgs {
     #[arg(long, value_name = "ROLE", value_parser = parse_org_role, group = "selection")]
     pub role: Option<String>,
 
+    /// The people for whom this SQL condition on the journal's `invites` columns holds, like
+    /// "invited_at >= '2026-11-01' AND csv_line > 100" (read only; see README's journal).
+    #[arg(long = "where", value_name = "SQL", group = "selection")]
+    pub where_sql: Option<String>,
+
     /// Also remove the people who accepted (members now), instead of leaving them alone.
     #[arg(long)]
     pub remove_active: bool,

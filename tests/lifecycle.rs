@@ -391,3 +391,41 @@ fn apply_does_exactly_the_reviewed_plan_and_refuses_when_anything_changed() {
     assert_eq!(ran.code, 2, "{ran:?}");
     assert!(ran.stderr.contains("is not a plan"), "{ran:?}");
 }
+
+#[test]
+fn revoke_selects_by_sql_condition_and_refuses_one_that_writes() {
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", roster("ORG_OWNER", "ORG_MEMBER", true));
+    assert_eq!(exec(&mut run_cmd(&sim, &work, &csv)).code, 0);
+    let revoke = |condition: &str| {
+        exec(
+            atlas_invite()
+                .args(["revoke", "--dry-run", "--org", ORG, "--where", condition])
+                .arg("--journal")
+                .arg(work.journal()),
+        )
+    };
+    let listed = revoke("roles LIKE '%ORG_OWNER%' OR email_key LIKE 'noah%'");
+    assert_eq!(listed.code, 0, "{listed:?}");
+    assert!(
+        listed.stdout.contains("would revoke 2 people"),
+        "{listed:?}"
+    );
+    assert!(
+        listed.stdout.contains(OLIVIA) && listed.stdout.contains(NOAH),
+        "{listed:?}"
+    );
+    assert!(!listed.stdout.contains(LIAM), "{listed:?}");
+
+    let broken = revoke("no_such_column = 1");
+    assert_eq!(broken.code, 2, "{broken:?}");
+    assert!(broken.stderr.contains("no such column"), "{broken:?}");
+    let writing = revoke("1); DELETE FROM invites; --");
+    assert_eq!(writing.code, 2, "{writing:?}");
+    assert_eq!(
+        work.query("SELECT count(*) FROM invites"),
+        ["3"],
+        "nothing written"
+    );
+}

@@ -47,6 +47,7 @@ pub(super) async fn revoke(args: &RevokeArgs) -> Result<i32, Failure> {
         run: args.run,
         emails: args.email.iter().map(|e| EmailKey::of(e)).collect(),
         role: args.role.clone(),
+        where_sql: args.where_sql.clone(),
     };
     let journal = Journal::open(&path).map_err(Failure::usage)?;
     let mut changes = journal
@@ -105,6 +106,7 @@ pub(super) async fn revoke(args: &RevokeArgs) -> Result<i32, Failure> {
                 "run": args.run,
                 "emails": args.email.len(),
                 "role": args.role,
+                "where": args.where_sql,
                 "remove_active": args.remove_active,
                 "concurrency": args.concurrency,
                 "max_attempts": args.max_attempts,

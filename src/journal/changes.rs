@@ -139,6 +139,8 @@ pub struct RevokeSelection {
     pub emails: Vec<EmailKey>,
     /// People whose invitation carries this organization role (`--role`).
     pub role: Option<String>,
+    /// People for whom this SQL condition on `invites` holds (`--where`).
+    pub where_sql: Option<String>,
 }
 
 /// One change of a person's history, as `history` shows it.
@@ -168,9 +170,17 @@ impl Journal {
         org_id: &str,
         selection: &RevokeSelection,
     ) -> Result<Vec<PlannedChange>, JournalError> {
-        if selection.run.is_none() && selection.emails.is_empty() && selection.role.is_none() {
+        if selection.run.is_none()
+            && selection.emails.is_empty()
+            && selection.role.is_none()
+            && selection.where_sql.is_none()
+        {
             return Ok(Vec::new());
         }
+        let by_where = match &selection.where_sql {
+            None => None,
+            Some(condition) => Some(self.keys_where(org_id, condition)?),
+        };
         // What a run created: the people whose invitation it saw created, by its own POST or
         // by the lookup that found the invitation after an unknown outcome.
         let created_by_run: HashSet<EmailKey> = match selection.run {
@@ -203,13 +213,37 @@ impl Journal {
                     .role
                     .as_ref()
                     .is_none_or(|role| c.grants.roles.iter().any(|r| r == role));
-                (by_run && by_email && by_role).then(|| match selection.run {
+                let by_where = by_where
+                    .as_ref()
+                    .is_none_or(|keys| keys.contains(&c.email_key));
+                (by_run && by_email && by_role && by_where).then(|| match selection.run {
                     Some(run) => format!("invited by run {run}"),
                     None => "invited by this journal".to_owned(),
                 })
             },
         )
         .map_err(|e| sql(self.path(), e))
+    }
+
+    /// The people of `org_id` for whom `condition`, an SQL expression over the columns of
+    /// `invites`, holds. It runs in a read-only statement: a condition that would write is
+    /// refused by SQLite, and one that does not parse is a usage error naming SQLite's words.
+    fn keys_where(&self, org_id: &str, condition: &str) -> Result<HashSet<EmailKey>, JournalError> {
+        let query = format!("SELECT email_key FROM invites WHERE org_id = ?1 AND ({condition})");
+        let mut stmt = self
+            .conn
+            .prepare(&query)
+            .map_err(|e| JournalError::Query(format!("--where {condition:?}: {e}")))?;
+        if !stmt.readonly() {
+            return Err(JournalError::Query(format!(
+                "--where {condition:?} would change the journal"
+            )));
+        }
+        let keys = stmt
+            .query_map(params![org_id], |r| r.get(0))
+            .map_err(|e| JournalError::Query(format!("--where {condition:?}: {e}")))?;
+        keys.collect::<Result<_, _>>()
+            .map_err(|e| JournalError::Query(format!("--where {condition:?}: {e}")))
     }
 
     /// Registers changes under `run_id` in one transaction, setting their ids.

@@ -68,6 +68,9 @@ pub enum JournalError {
         path.display()
     )]
     Busy { path: PathBuf },
+    /// A query the operator wrote (`revoke --where`) that SQLite refused.
+    #[error("{0}")]
+    Query(String),
 }
 
 #[cfg(test)]
