@@ -138,7 +138,9 @@ def seed_journal(journal, rows):
     INSERT OR REPLACE INTO invites (org_id, email_key, email, roles, status, invitation_id,
         attempts, last_http_status, first_run_id, last_run_id, created_at, updated_at, invited_at)
     SELECT '{ORG}', 'person' || (i - 1) || '@example.com', 'person' || (i - 1) || '@example.com',
-        '["ORG_MEMBER"]', 'invited', printf('%024x', i), 1, 200, 1, 1,
+        -- The grants the file asks for (see write_csv), so that no update is planned.
+        CASE WHEN (i - 1) % 97 = 0 THEN '["ORG_OWNER"]' ELSE '["ORG_MEMBER"]' END,
+        'invited', printf('%024x', i), 1, 200, 1, 1,
         '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z'
     FROM n;
     """
