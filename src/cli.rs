@@ -234,28 +234,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub journal: JournalArgs,
 
-    /// Requests in flight at once (1 to 1024).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub concurrency: u16,
-
-    /// Request rate shared by all workers. `auto` paces like Atlas's token bucket for the
-    /// endpoint, as GET /rateLimits declares it or as Atlas's answers state it, starting from
-    /// 1/s (20/s with --simulate) when Atlas declares nothing. A rate like 10/s, 600/min or
-    /// 5/6s is an upper bound that is never exceeded (from 1/h to 100000/s).
-    #[arg(long, value_name = "auto|N/s|N/min", default_value = "auto")]
-    pub rate: RateSetting,
-
-    /// Requests per row at most, the first one included.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub max_attempts: u32,
-
-    /// Longest wait between two attempts of one row (0 to 1h).
-    #[arg(long, default_value = "60s", value_parser = parse_backoff, value_name = "DURATION")]
-    pub max_backoff: Duration,
-
-    /// Limit of one request, from connecting to the end of the answer (100ms to 1h).
-    #[arg(long, default_value = "30s", value_parser = parse_timeout, value_name = "DURATION")]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub send: SendArgs,
 
     /// How long Atlas may go on working on a request that got no answer (a timeout, a dropped
     /// connection, a 502 or 504). The person is looked up only once this has passed since the
@@ -336,6 +316,33 @@ pub struct RunArgs {
     /// Set by `apply`: the digest of the reviewed plan, which the run must match exactly.
     #[arg(skip)]
     pub expected_plan: Option<String>,
+}
+
+/// How requests are sent: by `run` (and `plan`, `apply`) and `revoke`.
+#[derive(Debug, Clone, Args)]
+pub struct SendArgs {
+    /// Requests in flight at once (1 to 1024).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+
+    /// Request rate shared by all workers. `auto` paces like Atlas's token bucket for the
+    /// endpoint, as GET /rateLimits declares it or as Atlas's answers state it, starting from
+    /// 1/s (20/s with --simulate) when Atlas declares nothing. A rate like 10/s, 600/min or
+    /// 5/6s is an upper bound that is never exceeded (from 1/h to 100000/s).
+    #[arg(long, value_name = "auto|N/s|N/min", default_value = "auto")]
+    pub rate: RateSetting,
+
+    /// Requests per row at most, the first one included.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+
+    /// Longest wait between two attempts of one row (0 to 1h).
+    #[arg(long, default_value = "60s", value_parser = parse_backoff, value_name = "DURATION")]
+    pub max_backoff: Duration,
+
+    /// Limit of one request, from connecting to the end of the answer (100ms to 1h).
+    #[arg(long, default_value = "30s", value_parser = parse_timeout, value_name = "DURATION")]
+    pub timeout: Duration,
 }
 
 /// `atlas-invite plan`.
@@ -632,25 +639,8 @@ pub struct RevokeArgs {
     #[command(flatten)]
     pub journal: JournalArgs,
 
-    /// Requests in flight at once (1 to 1024).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub concurrency: u16,
-
-    /// Request rate: `auto` (as Atlas declares it), or at most N/s.
-    #[arg(long, value_name = "auto|N/s|N/min", default_value = "auto")]
-    pub rate: RateSetting,
-
-    /// Requests per person at most.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub max_attempts: u32,
-
-    /// Longest wait between two attempts (0 to 1h).
-    #[arg(long, default_value = "60s", value_parser = parse_backoff, value_name = "DURATION")]
-    pub max_backoff: Duration,
-
-    /// Limit of one request (100ms to 1h).
-    #[arg(long, default_value = "30s", value_parser = parse_timeout, value_name = "DURATION")]
-    pub timeout: Duration,
+    #[command(flatten)]
+    pub send: SendArgs,
 
     /// Print no progress and no text summary.
     #[arg(long, short)]
@@ -881,13 +871,13 @@ mod tests {
         let Command::Run(args) = cli.command else {
             panic!("not run");
         };
-        assert_eq!(args.concurrency, 4);
-        assert_eq!(args.max_attempts, 8);
-        assert_eq!(args.max_backoff, Duration::from_secs(60));
-        assert_eq!(args.timeout, Duration::from_secs(30));
+        assert_eq!(args.send.concurrency, 4);
+        assert_eq!(args.send.max_attempts, 8);
+        assert_eq!(args.send.max_backoff, Duration::from_secs(60));
+        assert_eq!(args.send.timeout, Duration::from_secs(30));
         assert_eq!(args.input.default_role, OrgRole::OrgMember);
         assert_eq!(args.atlas.api, ApiArg::Users);
-        assert_eq!(args.rate, RateSetting::Auto);
+        assert_eq!(args.send.rate, RateSetting::Auto);
     }
 
     #[test]
@@ -897,7 +887,7 @@ mod tests {
                 let Command::Run(args) = cli.command else {
                     panic!("not run");
                 };
-                args.rate
+                args.send.rate
             })
         };
         for bad in ["1e10/s", "0/s", "1/day", "0.1/h"] {

@@ -185,7 +185,7 @@ pub(super) async fn directory_for_run(
         org_id: org_id.to_owned(),
         api: args.atlas.api.into(),
         credentials,
-        timeout: args.timeout,
+        timeout: args.send.timeout,
         concurrency: 1,
         envelope: args.envelope,
     })

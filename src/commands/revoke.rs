@@ -9,7 +9,7 @@ use anyhow::{Context, anyhow};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::run::{preflight_check, watch_signals};
+use super::run::{confirm, preflight_check, watch_signals};
 use crate::atlas::client::{Api, AtlasClient, ClientConfig};
 use crate::cli::{Format, RevokeArgs};
 use crate::exit::{ABORTED, Failure, INCOMPLETE, SUCCESS};
@@ -82,8 +82,8 @@ pub(super) async fn revoke(args: &RevokeArgs) -> Result<i32, Failure> {
         org_id: org_id.clone(),
         api,
         credentials,
-        timeout: args.timeout,
-        concurrency: args.concurrency.into(),
+        timeout: args.send.timeout,
+        concurrency: args.send.concurrency.into(),
         envelope: false,
     })
     .map_err(Failure::usage)?;
@@ -108,8 +108,8 @@ pub(super) async fn revoke(args: &RevokeArgs) -> Result<i32, Failure> {
                 "role": args.role,
                 "where": args.where_sql,
                 "remove_active": args.remove_active,
-                "concurrency": args.concurrency,
-                "max_attempts": args.max_attempts,
+                "concurrency": args.send.concurrency,
+                "max_attempts": args.send.max_attempts,
             }),
             os_user: os_user(),
             hostname: hostname(),
@@ -123,7 +123,7 @@ pub(super) async fn revoke(args: &RevokeArgs) -> Result<i32, Failure> {
     let mode = DisplayMode::detect(args.quiet || args.format == Format::Json);
     let (gate, _pace) = pipeline::rate::gate_for_run(
         &client,
-        args.rate,
+        args.send.rate,
         Rate::per_second(DEFAULT_RATE_PER_SEC),
         false,
     )
@@ -143,10 +143,10 @@ pub(super) async fn revoke(args: &RevokeArgs) -> Result<i32, Failure> {
         Arc::new(recorder),
         Arc::clone(&stop),
         PipelineConfig {
-            concurrency: args.concurrency.into(),
-            retry: RetryPolicy::new(args.max_attempts, args.max_backoff),
+            concurrency: args.send.concurrency.into(),
+            retry: RetryPolicy::new(args.send.max_attempts, args.send.max_backoff),
             // Changes never wait for a settle window (see `pipeline::change`).
-            settle: args.timeout,
+            settle: args.send.timeout,
             earlier_requests_settled_at: None,
         },
         Vec::new(),
@@ -225,27 +225,16 @@ fn list(changes: &[PlannedChange], dry_run: bool) {
 
 /// Asks once on a terminal; without one, `--yes` is required.
 fn confirmed(args: &RevokeArgs, count: usize) -> Result<bool, Failure> {
-    use std::io::{BufRead, IsTerminal, Write};
     if args.yes {
         return Ok(true);
     }
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+    if !confirm::terminal() {
         return Err(Failure::usage(anyhow!(
             "revoking {count} invitations needs --yes when there is no terminal to ask: \
-                 nothing was sent (--dry-run lists them)"
+             nothing was sent (--dry-run lists them)"
         )));
     }
-    eprint!("revoke these {count} invitations? [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Failure::usage(anyhow!("cannot read the answer: {e}")))?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
+    confirm::ask(&format!("revoke these {count} invitations?"))
 }
 
 fn print_text(summary: &Summary<'_>) {

@@ -2,7 +2,7 @@
 //! summarise. How the file is read (once, or twice for names and `--strict`) is in `passes`.
 
 mod capacity;
-mod confirm;
+pub(super) mod confirm;
 mod passes;
 mod preflight;
 mod signals;
@@ -202,8 +202,8 @@ async fn open(args: &RunArgs, ready: &Ready<'_>) -> Result<Session, Failure> {
         org_id: target.org_id.clone(),
         api,
         credentials,
-        timeout: args.timeout,
-        concurrency: args.concurrency.into(),
+        timeout: args.send.timeout,
+        concurrency: args.send.concurrency.into(),
         envelope: args.envelope,
     })
     .map_err(Failure::usage)?;
@@ -381,7 +381,7 @@ async fn execute(
     });
     let (gate, pace) = pipeline::rate::gate_for_run(
         &client,
-        args.rate,
+        args.send.rate,
         fallback,
         plan.rows.is_empty() && plan.changes.is_empty(),
     )
@@ -393,7 +393,7 @@ async fn execute(
             plan.rows.len(),
             ready.target.org_id,
             api.invite_endpoint(),
-            args.concurrency,
+            args.send.concurrency,
             plan.skipped,
             ready.journal_path.display()
         );
@@ -435,8 +435,8 @@ async fn execute(
         Arc::new(recorder),
         Arc::clone(&stop),
         PipelineConfig {
-            concurrency: args.concurrency.into(),
-            retry: RetryPolicy::new(args.max_attempts, args.max_backoff),
+            concurrency: args.send.concurrency.into(),
+            retry: RetryPolicy::new(args.send.max_attempts, args.send.max_backoff),
             settle: ready.settle,
             earlier_requests_settled_at,
         },
@@ -454,7 +454,7 @@ async fn execute(
         .map_err(|e| Failure::aborted(anyhow!("the display failed: {e}")))?;
     let journal = recorded.journal.map_err(|e| Failure::aborted(anyhow!(e)))?;
     summary.apply_tally(&recorded.tally, elapsed);
-    summary.apply_gate(args.rate, &gate.view());
+    summary.apply_gate(args.send.rate, &gate.view());
     Ok(Executed {
         journal,
         run_id,
@@ -712,15 +712,15 @@ fn plan_options(args: &RunArgs) -> PlanOptions {
 /// run while Atlas may still be working on the request it is meant to settle.
 fn settle_window(args: &RunArgs) -> Result<Duration, Failure> {
     match args.settle {
-        None => Ok(args.timeout + SETTLE_MARGIN),
-        Some(settle) if settle >= args.timeout => Ok(settle),
+        None => Ok(args.send.timeout + SETTLE_MARGIN),
+        Some(settle) if settle >= args.send.timeout => Ok(settle),
         Some(settle) => Err(Failure::usage(anyhow!(
             "--settle {} is shorter than --timeout {}: Atlas may still be working on a request \
              when its lookup runs, and the person would be invited twice; pass --settle of at \
              least {}",
             human_duration(settle),
-            human_duration(args.timeout),
-            human_duration(args.timeout)
+            human_duration(args.send.timeout),
+            human_duration(args.send.timeout)
         ))),
     }
 }
@@ -785,18 +785,18 @@ fn print_summary(args: &RunArgs, summary: &Summary) {
 /// The effective options, as recorded in `runs.options`. Never holds a credential: of the
 /// Atlas CLI profile, only its name.
 fn run_options(args: &RunArgs, profile: Option<&str>) -> serde_json::Value {
-    let max_rate = match args.rate {
+    let max_rate = match args.send.rate {
         RateSetting::Auto => None,
         RateSetting::Max(rate) => Some(rate.as_per_second()),
     };
     json!({
         "api": Api::from(args.atlas.api).as_str(),
-        "concurrency": args.concurrency,
+        "concurrency": args.send.concurrency,
         "rate": if max_rate.is_some() { "max" } else { "auto" },
         "rate_per_sec": max_rate,
-        "max_attempts": args.max_attempts,
-        "max_backoff_ms": args.max_backoff.as_millis() as u64,
-        "timeout_ms": args.timeout.as_millis() as u64,
+        "max_attempts": args.send.max_attempts,
+        "max_backoff_ms": args.send.max_backoff.as_millis() as u64,
+        "timeout_ms": args.send.timeout.as_millis() as u64,
         "settle_ms": settle_window(args).map_or(0, |d| d.as_millis() as u64),
         "default_role": args.input.default_role.as_str(),
         "input": args.input.to_json(),

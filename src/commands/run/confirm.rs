@@ -80,8 +80,7 @@ pub(super) fn review(args: &RunArgs, org_id: &str, plan: &Plan) -> Result<bool, 
     if args.yes || args.simulate {
         return Ok(true);
     }
-    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if !terminal {
+    if !terminal() {
         if removals > 0 {
             return Err(Failure::usage(anyhow!(
                 "removing people from the organization needs --yes when there is no terminal \
@@ -91,7 +90,7 @@ pub(super) fn review(args: &RunArgs, org_id: &str, plan: &Plan) -> Result<bool, 
         // New owners are listed above; nothing to ask a script.
         return Ok(true);
     }
-    ask()
+    ask("go ahead?")
 }
 
 /// Lists the removals and the new owners on stderr.
@@ -120,9 +119,14 @@ fn describe(attention: &Attention<'_>, org_id: &str) {
     }
 }
 
-/// Asks once on the terminal; anything but yes is no.
-fn ask() -> Result<bool, Failure> {
-    eprint!("go ahead? [y/N] ");
+/// Whether there is somebody to ask: standard input and error are both a terminal.
+pub(in crate::commands) fn terminal() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Asks `question` once on the terminal; anything but yes is no.
+pub(in crate::commands) fn ask(question: &str) -> Result<bool, Failure> {
+    eprint!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin()
