@@ -138,8 +138,9 @@ fn simulate_prints_its_url_first_and_serves_invites() {
     assert_eq!(work.status_of("person2@example.com"), "invited");
 }
 
-/// `atlas-sim` (the simulator crate's own binary) parses its flags with its own copy of the
-/// `simulate` subcommand's: both must accept the same flags, with the same defaults.
+/// `atlas-sim` (the simulator crate's own binary) and the `simulate` subcommand share one
+/// definition of the flags (`atlas_sim::cli::ServeArgs`): this keeps them from drifting apart
+/// again should either grow its own.
 #[test]
 fn atlas_sim_takes_the_flags_of_simulate() {
     use clap::CommandFactory;
