@@ -429,3 +429,61 @@ fn revoke_selects_by_sql_condition_and_refuses_one_that_writes() {
         "nothing written"
     );
 }
+
+/// Changes meet the orders of events real servers produce: a PATCH or DELETE that Atlas carries
+/// out but whose answer never comes back, and one Atlas is still working on when the client
+/// gives up and tries again. Both end done, once in effect, and the journal agrees.
+#[test]
+fn lost_and_late_answers_to_changes_end_done_once_in_effect() {
+    use atlas_sim::Fault;
+    // Each person's first scripted fault is drawn by the invitation, the next by the change.
+    let sim = Sim::start(
+        SimConfig::default()
+            .with_script(OLIVIA, [Fault::Slow(1), Fault::RecordThenDrop])
+            .with_script(NOAH, [Fault::Slow(1), Fault::Slow(1500)])
+            .with_script(LIAM, [Fault::Slow(1), Fault::RecordThenDrop]),
+    );
+    let work = Work::new();
+    let csv = work.write("people.csv", roster("ORG_MEMBER", "ORG_MEMBER", true));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--api", "invites"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+
+    // Liam's update is applied, its answer lost: looked up and applied again, to the same.
+    let csv = work.write("people.csv", roster("ORG_MEMBER", "ORG_BILLING_ADMIN", true));
+    let ran = exec(run_cmd(&sim, &work, &csv).args(["--api", "invites"]));
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(roles(&sim, LIAM), Some(vec!["ORG_BILLING_ADMIN".to_owned()]));
+    assert_eq!(
+        work.query("SELECT state FROM changes WHERE email_key = 'liam@example.com'"),
+        ["done"]
+    );
+
+    // Olivia's deletion is carried out, its answer lost; Noah's is still being worked on when
+    // the client gives up after 500 ms and looks again.
+    let ran = exec(
+        atlas_invite()
+            .args(["revoke", "--email", &format!("{OLIVIA},{NOAH}"), "--yes"])
+            .args(["--org", ORG, "--base-url"])
+            .arg(sim.url())
+            .arg("--journal")
+            .arg(work.journal())
+            .args(["--api", "invites", "--timeout", "500ms", "--max-backoff", "200ms"])
+            .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN),
+    );
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stdout.contains("revoked 2"), "{ran:?}");
+    // Let the server finish the request the client gave up on.
+    std::thread::sleep(std::time::Duration::from_millis(1600));
+    assert_eq!(roles(&sim, OLIVIA), None);
+    assert_eq!(roles(&sim, NOAH), None);
+    assert_eq!(roles(&sim, LIAM), Some(vec!["ORG_BILLING_ADMIN".to_owned()]));
+    assert_eq!(work.status_of(OLIVIA), "revoked");
+    assert_eq!(work.status_of(NOAH), "revoked");
+    assert_eq!(
+        work.query(
+            "SELECT count(*) FROM attempts WHERE kind = 'revoke' AND outcome = 'unknown'"
+        ),
+        ["2"],
+        "both first deletions went unanswered"
+    );
+}
