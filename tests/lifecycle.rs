@@ -449,10 +449,16 @@ fn lost_and_late_answers_to_changes_end_done_once_in_effect() {
     assert_eq!(ran.code, 0, "{ran:?}");
 
     // Liam's update is applied, its answer lost: looked up and applied again, to the same.
-    let csv = work.write("people.csv", roster("ORG_MEMBER", "ORG_BILLING_ADMIN", true));
+    let csv = work.write(
+        "people.csv",
+        roster("ORG_MEMBER", "ORG_BILLING_ADMIN", true),
+    );
     let ran = exec(run_cmd(&sim, &work, &csv).args(["--api", "invites"]));
     assert_eq!(ran.code, 0, "{ran:?}");
-    assert_eq!(roles(&sim, LIAM), Some(vec!["ORG_BILLING_ADMIN".to_owned()]));
+    assert_eq!(
+        roles(&sim, LIAM),
+        Some(vec!["ORG_BILLING_ADMIN".to_owned()])
+    );
     assert_eq!(
         work.query("SELECT state FROM changes WHERE email_key = 'liam@example.com'"),
         ["done"]
@@ -467,7 +473,14 @@ fn lost_and_late_answers_to_changes_end_done_once_in_effect() {
             .arg(sim.url())
             .arg("--journal")
             .arg(work.journal())
-            .args(["--api", "invites", "--timeout", "500ms", "--max-backoff", "200ms"])
+            .args([
+                "--api",
+                "invites",
+                "--timeout",
+                "500ms",
+                "--max-backoff",
+                "200ms",
+            ])
             .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN),
     );
     assert_eq!(ran.code, 0, "{ran:?}");
@@ -476,13 +489,14 @@ fn lost_and_late_answers_to_changes_end_done_once_in_effect() {
     std::thread::sleep(std::time::Duration::from_millis(1600));
     assert_eq!(roles(&sim, OLIVIA), None);
     assert_eq!(roles(&sim, NOAH), None);
-    assert_eq!(roles(&sim, LIAM), Some(vec!["ORG_BILLING_ADMIN".to_owned()]));
+    assert_eq!(
+        roles(&sim, LIAM),
+        Some(vec!["ORG_BILLING_ADMIN".to_owned()])
+    );
     assert_eq!(work.status_of(OLIVIA), "revoked");
     assert_eq!(work.status_of(NOAH), "revoked");
     assert_eq!(
-        work.query(
-            "SELECT count(*) FROM attempts WHERE kind = 'revoke' AND outcome = 'unknown'"
-        ),
+        work.query("SELECT count(*) FROM attempts WHERE kind = 'revoke' AND outcome = 'unknown'"),
         ["2"],
         "both first deletions went unanswered"
     );

@@ -173,6 +173,10 @@ pub struct AtlasClient {
     org_id: String,
     envelope: bool,
     auth: Arc<Authenticator>,
+    /// The `RateLimit-*` headers of the last answer from the invite endpoint's resource (the
+    /// check before a run, the capacity count), for the run's rate gate: those requests spent
+    /// tokens of the bucket the invitations draw from before the gate existed.
+    last_rate: Arc<std::sync::Mutex<Option<RateHeaders>>>,
 }
 
 impl AtlasClient {
@@ -227,6 +231,7 @@ impl AtlasClient {
         Ok(AtlasClient {
             http,
             auth: Arc::new(Authenticator::new(&config.credentials, base_text)),
+            last_rate: Arc::default(),
             base,
             url,
             api: config.api,
@@ -406,6 +411,14 @@ impl AtlasClient {
         }
     }
 
+    /// What the last answer from the invite endpoint's resource said of its rate limit.
+    pub fn last_rate_headers(&self) -> Option<RateHeaders> {
+        self.last_rate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// Sends the request and reads the answer, unwrapping an envelope when one was asked for.
     async fn receive(
         &self,
@@ -414,6 +427,12 @@ impl AtlasClient {
         let mut response = builder.send().await.map_err(transport_error)?;
         let status = response.status();
         let meta = Meta::read(status, response.headers());
+        if meta.rate.remaining.is_some() && response.url().path().starts_with(self.url.path()) {
+            *self
+                .last_rate
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(meta.rate.clone());
+        }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {

@@ -651,7 +651,13 @@ pub async fn gate_for_run(
         }
         (RateSetting::Max(rate), _, Some(what)) => format!("at most {rate} ({what})"),
     };
-    (Arc::new(RateGate::new(setting, fallback, limit)), pace)
+    let gate = RateGate::new(setting, fallback, limit);
+    // The check before the run and the capacity count may have spent tokens of the bucket the
+    // invitations draw from: a gate that started full would send them again and be refused.
+    if let Some(headers) = client.last_rate_headers() {
+        gate.on_answer(&headers);
+    }
+    (Arc::new(gate), pace)
 }
 
 /// A tenth of a second's worth of requests, at least one: a burst that does not send a whole
