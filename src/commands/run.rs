@@ -306,31 +306,7 @@ async fn plan(
         match planned? {
             Planned::Ready { planner, pass } => {
                 pass.fill(summary);
-                // Refusals and the question come before anything is committed: dropping the
-                // planner leaves the journal as it was.
-                let limits = capacity::Limits {
-                    org: args.max_org_users,
-                    team: args.max_team_users,
-                };
-                capacity::check(&session.client, planner.plan(), limits).await?;
-                if let Some(expected) = &args.expected_plan {
-                    super::plan::check_unchanged(planner.plan(), expected)?;
-                }
-                if !confirm::review(args, &target.org_id, planner.plan())? {
-                    summary.stopped =
-                        Some("not confirmed; nothing was sent and the journal is unchanged".into());
-                    summary.exit_code = ABORTED;
-                    print_summary(args, summary);
-                    return Ok(None);
-                }
-                let run_id = planner.run_id();
-                let plan = (*planner).commit().map_err(Failure::usage)?;
-                summary.run_id = Some(run_id);
-                summary.skipped = plan.skipped as u64;
-                if !args.quiet {
-                    lapsed_note(plan.lapsed_skipped, plan.reinvited);
-                }
-                return Ok(Some((plan, run_id)));
+                return commit(args, &session.client, *planner, summary).await;
             }
             Planned::Refused(pass) => {
                 pass.fill(summary);
@@ -343,6 +319,39 @@ async fn plan(
             }
         }
     }
+}
+
+/// Reviews a whole plan — Atlas's capacity, the plan `apply` expects, the confirmation — and
+/// commits it. A refusal or a "no" drops the planner, which leaves the journal as it was.
+async fn commit(
+    args: &RunArgs,
+    client: &AtlasClient,
+    planner: crate::journal::Planner<'_>,
+    summary: &mut Summary,
+) -> Result<Option<(crate::journal::Plan, i64)>, Failure> {
+    let limits = capacity::Limits {
+        org: args.max_org_users,
+        team: args.max_team_users,
+    };
+    capacity::check(client, planner.plan(), limits).await?;
+    if let Some(expected) = &args.expected_plan {
+        super::plan::check_unchanged(planner.plan(), expected)?;
+    }
+    if !confirm::review(args, &summary.org_id, planner.plan())? {
+        summary.stopped =
+            Some("not confirmed; nothing was sent and the journal is unchanged".into());
+        summary.exit_code = ABORTED;
+        print_summary(args, summary);
+        return Ok(None);
+    }
+    let run_id = planner.run_id();
+    let plan = planner.commit().map_err(Failure::usage)?;
+    summary.run_id = Some(run_id);
+    summary.skipped = plan.skipped as u64;
+    if !args.quiet {
+        lapsed_note(plan.lapsed_skipped, plan.reinvited);
+    }
+    Ok(Some((plan, run_id)))
 }
 
 /// What the pipeline left for [`finish`].
@@ -387,31 +396,7 @@ async fn execute(
     )
     .await;
     if mode != DisplayMode::Quiet {
-        // The pace may quote Atlas (why its limits could not be read): made safe to print.
-        let line = format!(
-            "inviting {} people to org {} via {} {pace}, {} at a time ({} already done; journal {})",
-            plan.rows.len(),
-            ready.target.org_id,
-            api.invite_endpoint(),
-            args.send.concurrency,
-            plan.skipped,
-            ready.journal_path.display()
-        );
-        eprintln!("{}", crate::terminal::safe(&line));
-        if !plan.changes.is_empty() {
-            let count = |op| plan.changes.iter().filter(|c| c.operation == op).count();
-            eprintln!(
-                "then updating the grants of {} people and removing {} who left the file",
-                count(crate::vocab::Operation::Update),
-                count(crate::vocab::Operation::Remove)
-            );
-        }
-        if plan.drifted > 0 {
-            eprintln!(
-                "note: {} people have other grants in the file than in Atlas; --no-update leaves                  them (`run --dry-run` shows the differences)",
-                plan.drifted
-            );
-        }
+        announce(args, ready, api, &plan, &pace);
     }
     let earlier_requests_settled_at =
         earlier_requests_settled_at(args, ready, &journal, &plan, run_id, locked_at)?;
@@ -461,6 +446,36 @@ async fn execute(
         planned,
         outcome,
     })
+}
+
+/// Says on stderr what the run is about to do, and at what pace.
+fn announce(args: &RunArgs, ready: &Ready<'_>, api: Api, plan: &crate::journal::Plan, pace: &str) {
+    // The pace may quote Atlas (why its limits could not be read): made safe to print.
+    let line = format!(
+        "inviting {} people to org {} via {} {pace}, {} at a time ({} already done; journal {})",
+        plan.rows.len(),
+        ready.target.org_id,
+        api.invite_endpoint(),
+        args.send.concurrency,
+        plan.skipped,
+        ready.journal_path.display()
+    );
+    eprintln!("{}", crate::terminal::safe(&line));
+    if !plan.changes.is_empty() {
+        let count = |op| plan.changes.iter().filter(|c| c.operation == op).count();
+        eprintln!(
+            "then updating the grants of {} people and removing {} who left the file",
+            count(crate::vocab::Operation::Update),
+            count(crate::vocab::Operation::Remove)
+        );
+    }
+    if plan.drifted > 0 {
+        eprintln!(
+            "note: {} people have other grants in the file than in Atlas; --no-update leaves \
+             them (`run --dry-run` shows the differences)",
+            plan.drifted
+        );
+    }
 }
 
 /// When the requests of the run before this one have settled, if this plan has people that run
