@@ -48,9 +48,27 @@ fn role_drift_is_updated(api: &[&str], updates: fn(&atlas_sim::SimStats) -> u64)
     );
     assert_eq!(updates(&sim.stats()), 0, "a dry run sends nothing");
 
-    let ran = exec(run_cmd(&sim, &work, &csv).args(api));
+    let events = work.path("events.jsonl");
+    let ran = exec(
+        run_cmd(&sim, &work, &csv)
+            .args(api)
+            .arg("--events")
+            .arg(&events),
+    );
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(ran.stdout.contains("updated 2"), "{ran:?}");
+    let changes: Vec<serde_json::Value> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|e: &serde_json::Value| e["event"] == "change")
+        .collect();
+    assert_eq!(changes.len(), 2, "one line per change: {changes:?}");
+    assert!(
+        changes
+            .iter()
+            .all(|c| c["operation"] == "update" && c["state"] == "done")
+    );
     assert!(
         ran.stderr
             .contains("liam@example.com (updated to ORG_OWNER)"),
