@@ -519,3 +519,60 @@ fn lost_and_late_answers_to_changes_end_done_once_in_effect() {
         "both first deletions went unanswered"
     );
 }
+
+#[test]
+fn a_run_past_a_teams_limit_refuses_before_sending() {
+    const TEAM: &str = "65a1f0c2e4b7d9a3c5e8f101";
+    let sim = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write(
+        "people.csv",
+        format!("email,roles,teams\n{OLIVIA},ORG_MEMBER,{TEAM}\n{LIAM},ORG_MEMBER,{TEAM}\n"),
+    );
+    let limit = ["--max-team-users", "3"];
+    assert_eq!(exec(run_cmd(&sim, &work, &csv).args(limit)).code, 0);
+    let more = work.write(
+        "more.csv",
+        format!("email,roles,teams\n{NOAH},ORG_MEMBER,{TEAM}\nava@example.com,ORG_MEMBER,{TEAM}\n"),
+    );
+    let ran = exec(run_cmd(&sim, &work, &more).args(limit));
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(
+        ran.stderr
+            .contains(&format!("team {TEAM} has 2 and would get 2 more")),
+        "{ran:?}"
+    );
+    assert_eq!(sim.posts(), 2, "nothing more sent");
+}
+
+#[test]
+fn apply_refuses_a_plan_whose_settings_came_from_another_environment() {
+    let sim = Sim::healthy();
+    let other = Sim::healthy();
+    let work = Work::new();
+    let csv = work.write("people.csv", roster("ORG_MEMBER", "ORG_MEMBER", false));
+    let plan = work.path("plan.json");
+    // The base URL comes from the environment, not from the plan's arguments.
+    let planned = exec(
+        atlas_invite()
+            .arg("plan")
+            .arg(&csv)
+            .args(["--org", ORG, "--journal"])
+            .arg(work.journal())
+            .arg("--out")
+            .arg(&plan)
+            .env("MONGODB_ATLAS_BASE_URL", sim.url())
+            .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN),
+    );
+    assert_eq!(planned.code, 0, "{planned:?}");
+    let ran = exec(
+        atlas_invite()
+            .arg("apply")
+            .arg(&plan)
+            .env("MONGODB_ATLAS_BASE_URL", other.url())
+            .env("MONGODB_ATLAS_ACCESS_TOKEN", TOKEN),
+    );
+    assert_eq!(ran.code, 2, "{ran:?}");
+    assert!(ran.stderr.contains("base URL differ"), "{ran:?}");
+    assert_eq!(sim.posts() + other.posts(), 0);
+}
