@@ -129,11 +129,7 @@ pub fn digest(entries: &[PlanEntry]) -> String {
         hasher.update(json(&entry.grants).as_bytes());
         hasher.update([b'\n']);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::util::hex(&hasher.finalize())
 }
 
 /// What the journal knows of a person before the run.

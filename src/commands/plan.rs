@@ -14,7 +14,6 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::run::{Preview, preview};
 use crate::cli::{ApplyArgs, Cli, Command, Format, PlanArgs, RunArgs};
@@ -233,20 +232,11 @@ fn run_args(args: &[String]) -> Result<RunArgs, Failure> {
     }
 }
 
-/// The SHA-256 of a file, in lower-case hexadecimal.
+/// The SHA-256 of a file, as `runs.csv_sha256` records it.
 fn file_sha256(path: &Path) -> Result<String, Failure> {
-    let mut file = std::fs::File::open(path)
+    crate::util::sha256_file(path)
         .with_context(|| format!("cannot read {}", path.display()))
-        .map_err(Failure::usage)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)
-        .with_context(|| format!("cannot read {}", path.display()))
-        .map_err(Failure::usage)?;
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+        .map_err(Failure::usage)
 }
 
 /// Writes `bytes` to `path`, created readable by its owner only (on Unix): a plan names people.

@@ -545,12 +545,7 @@ impl<R> Hashing<R> {
 
     /// The digest of everything read so far, in lower-case hexadecimal.
     fn hex(&self) -> String {
-        self.hasher
-            .clone()
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::util::hex(&self.hasher.clone().finalize())
     }
 }
 
