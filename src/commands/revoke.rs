@@ -7,16 +7,15 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use serde::Serialize;
-use tokio::sync::mpsc;
 
-use super::run::{confirm, preflight_check, watch_signals};
+use super::run::{Drive, confirm, drive, preflight_check, watch_signals};
 use crate::atlas::client::{Api, AtlasClient, ClientConfig};
 use crate::cli::{Format, RevokeArgs};
 use crate::exit::{ABORTED, Failure, INCOMPLETE, SUCCESS};
-use crate::journal::{ChangeReport, Journal, NewRun, Recorder, RevokeSelection, RunTotals};
+use crate::journal::{ChangeReport, Journal, NewRun, Plan, RevokeSelection, RunTotals};
 use crate::pipeline::{self, PipelineConfig, Rate, RetryPolicy, StopSignal};
 use crate::plan::PlannedChange;
-use crate::progress::{self, DisplayMode};
+use crate::progress::DisplayMode;
 use crate::terminal::safe;
 use crate::util::{hostname, os_user};
 use crate::vocab::{Counts, EmailKey};
@@ -129,38 +128,31 @@ pub(super) async fn revoke(args: &RevokeArgs) -> Result<i32, Failure> {
     )
     .await;
     let planned = changes.len() as u64;
-    let (display_tx, display_rx) = mpsc::unbounded_channel();
-    let display = tokio::spawn(progress::consume(
-        display_rx,
-        mode,
-        planned,
-        Arc::clone(&gate),
-    ));
-    let (recorder, recorder_thread) = Recorder::start(journal, run_id, org_id.clone(), display_tx);
-    let outcome = pipeline::run_all(
-        Arc::new(client),
+    let driven = drive(Drive {
+        client,
         gate,
-        Arc::new(recorder),
-        Arc::clone(&stop),
-        PipelineConfig {
+        stop: Arc::clone(&stop),
+        journal,
+        run_id,
+        org_id: org_id.clone(),
+        mode,
+        event_log: None,
+        config: PipelineConfig {
             concurrency: args.send.concurrency.into(),
             retry: RetryPolicy::new(args.send.max_attempts, args.send.max_backoff),
             // Changes never wait for a settle window (see `pipeline::change`).
             settle: args.send.timeout,
             earlier_requests_settled_at: None,
         },
-        Vec::new(),
-        changes,
-    )
-    .await;
-    let recorded = tokio::task::spawn_blocking(move || recorder_thread.finish())
-        .await
-        .map_err(|e| Failure::aborted(anyhow!("the journal thread failed: {e}")))?;
-    display
-        .await
-        .map_err(|e| Failure::aborted(anyhow!("the display failed: {e}")))?;
-    let mut journal = recorded.journal.map_err(|e| Failure::aborted(anyhow!(e)))?;
-    let mut counts = recorded.tally.counts.clone();
+        plan: Plan {
+            changes,
+            ..Plan::default()
+        },
+    })
+    .await?;
+    let outcome = driven.outcome;
+    let mut journal = driven.journal;
+    let mut counts = driven.tally.counts.clone();
     counts.unfinished = planned.saturating_sub(counts.settled());
     let code = if outcome.stopped.is_some() {
         ABORTED

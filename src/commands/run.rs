@@ -402,6 +402,73 @@ async fn execute(
         earlier_requests_settled_at(args, ready, &journal, &plan, run_id, locked_at)?;
 
     let planned = (plan.rows.len() + plan.changes.len()) as u64;
+    let driven = drive(Drive {
+        client,
+        gate: Arc::clone(&gate),
+        stop,
+        journal,
+        run_id,
+        org_id: ready.target.org_id.clone(),
+        mode,
+        event_log,
+        config: PipelineConfig {
+            concurrency: args.send.concurrency.into(),
+            retry: RetryPolicy::new(args.send.max_attempts, args.send.max_backoff),
+            settle: ready.settle,
+            earlier_requests_settled_at,
+        },
+        plan,
+    })
+    .await?;
+    summary.apply_tally(&driven.tally, driven.elapsed);
+    summary.apply_gate(args.send.rate, &gate.view());
+    Ok(Executed {
+        journal: driven.journal,
+        run_id,
+        planned,
+        outcome: driven.outcome,
+    })
+}
+
+/// Everything the pipeline needs for one run, `run`'s or `revoke`'s.
+pub(super) struct Drive {
+    pub client: AtlasClient,
+    pub gate: Arc<pipeline::RateGate>,
+    pub stop: Arc<StopSignal>,
+    pub journal: Journal,
+    pub run_id: i64,
+    pub org_id: String,
+    pub mode: DisplayMode,
+    pub event_log: Option<crate::event_log::EventLog>,
+    pub config: PipelineConfig,
+    pub plan: crate::journal::Plan,
+}
+
+/// What the pipeline left: the journal back from the recorder, the tally of what it
+/// committed, how the pipeline ended and how long it took.
+pub(super) struct Driven {
+    pub journal: Journal,
+    pub tally: crate::vocab::Tally,
+    pub outcome: pipeline::PipelineOutcome,
+    pub elapsed: Duration,
+}
+
+/// Runs a plan through the pipeline: every event goes to the recorder, which commits it, then
+/// on to `--events` and the display; returns once all three have seen the last one.
+pub(super) async fn drive(drive: Drive) -> Result<Driven, Failure> {
+    let Drive {
+        client,
+        gate,
+        stop,
+        journal,
+        run_id,
+        org_id,
+        mode,
+        event_log,
+        config,
+        plan,
+    } = drive;
+    let planned = (plan.rows.len() + plan.changes.len()) as u64;
     let (display_tx, display_rx) = mpsc::unbounded_channel();
     let (committed_tx, committed_rx) = mpsc::unbounded_channel();
     tokio::spawn(crate::event_log::tee(committed_rx, event_log, display_tx));
@@ -411,20 +478,14 @@ async fn execute(
         planned,
         Arc::clone(&gate),
     ));
-    let (recorder, recorder_thread) =
-        Recorder::start(journal, run_id, ready.target.org_id.clone(), committed_tx);
+    let (recorder, recorder_thread) = Recorder::start(journal, run_id, org_id, committed_tx);
     let started = Instant::now();
     let outcome = pipeline::run_all(
         Arc::new(client),
-        Arc::clone(&gate),
+        gate,
         Arc::new(recorder),
-        Arc::clone(&stop),
-        PipelineConfig {
-            concurrency: args.send.concurrency.into(),
-            retry: RetryPolicy::new(args.send.max_attempts, args.send.max_backoff),
-            settle: ready.settle,
-            earlier_requests_settled_at,
-        },
+        stop,
+        config,
         plan.rows,
         plan.changes,
     )
@@ -438,13 +499,11 @@ async fn execute(
         .await
         .map_err(|e| Failure::aborted(anyhow!("the display failed: {e}")))?;
     let journal = recorded.journal.map_err(|e| Failure::aborted(anyhow!(e)))?;
-    summary.apply_tally(&recorded.tally, elapsed);
-    summary.apply_gate(args.send.rate, &gate.view());
-    Ok(Executed {
+    Ok(Driven {
         journal,
-        run_id,
-        planned,
+        tally: recorded.tally,
         outcome,
+        elapsed,
     })
 }
 
