@@ -31,7 +31,7 @@ use reqwest::{Method, Url};
 use super::client::{Answer, Api, AtlasClient};
 use super::error::{CallError, summarise_body};
 use super::model::{Invitation, MEDIA_TYPE_2023_01_01, MEDIA_TYPE_2025_02_19, OrgRole};
-use super::users::{MEMBERSHIP_STATUSES, OrgUserDetail, OrgUserDetailPage, USERS_PAGE_SIZE};
+use super::users::{MEMBERSHIP_STATUSES, OrgUserDetail, OrgUserDetailPage};
 
 // The wire types live in `atlas-model`, shared with the simulator.
 pub use atlas_model::lifecycle::{
@@ -394,29 +394,14 @@ impl AtlasClient {
     /// answer's headers are the last page's.
     pub async fn team_user_counts(&self) -> Result<Answer<BTreeMap<String, u64>>, CallError> {
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        let mut read: u64 = 0;
-        let mut page_num = 1;
-        loop {
-            let page = self
-                .org_users_page(page_num, &["ACTIVE", "PENDING"])
-                .await?;
-            let results = page.value.results.len();
-            read += results as u64;
-            for user in &page.value.results {
+        let answer = self
+            .for_each_user(&["ACTIVE", "PENDING"], MAX_PAGES, |user| {
                 for team in &user.team_ids {
                     *counts.entry(team.clone()).or_default() += 1;
                 }
-            }
-            let total = page.value.total_count.unwrap_or(u64::MAX);
-            let last = results == 0
-                || results < USERS_PAGE_SIZE as usize
-                || read >= total
-                || page_num >= MAX_PAGES;
-            if last {
-                return Ok(page.map(|_| counts));
-            }
-            page_num += 1;
-        }
+            })
+            .await?;
+        Ok(answer.map(|()| counts))
     }
 
     /// People in one team (see [`AtlasClient::team_user_counts`]).

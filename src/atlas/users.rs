@@ -70,21 +70,37 @@ impl AtlasClient {
     /// of the users listing.
     pub async fn count_owners(&self) -> Result<Answer<u64>, CallError> {
         let mut owners = 0;
+        // Atlas allows 500 users per organization: 100 pages of 500 is a listing gone wrong.
+        let answer = self
+            .for_each_user(&["ACTIVE"], 100, |user| {
+                owners += u64::from(user.roles.org_roles.iter().any(|r| r == "ORG_OWNER"));
+            })
+            .await?;
+        Ok(answer.map(|()| owners))
+    }
+
+    /// Reads every page of the organization's users in `statuses` (at most `max_pages`) and
+    /// hands each user to `visit`; the answer is the last page's, for its rate-limit headers.
+    pub async fn for_each_user(
+        &self,
+        statuses: &[&str],
+        max_pages: u32,
+        mut visit: impl FnMut(&OrgUserDetail),
+    ) -> Result<Answer<()>, CallError> {
+        let mut read: u64 = 0;
         let mut page_num = 1;
         loop {
-            let answer = self.org_users_page(page_num, &["ACTIVE"]).await?;
-            let page = &answer.value;
-            owners += page
-                .results
-                .iter()
-                .filter(|u| u.roles.org_roles.iter().any(|r| r == "ORG_OWNER"))
-                .count() as u64;
-            let seen = u64::from(page_num) * u64::from(USERS_PAGE_SIZE);
-            let more = page.results.len() == USERS_PAGE_SIZE as usize
-                && page.total_count.is_none_or(|total| seen < total);
-            // Atlas allows 500 users per organization: a listing that never ends is broken.
-            if !more || page_num >= 100 {
-                return Ok(answer.map(|_| owners));
+            let page = self.org_users_page(page_num, statuses).await?;
+            let results = page.value.results.len();
+            read += results as u64;
+            page.value.results.iter().for_each(&mut visit);
+            let total = page.value.total_count.unwrap_or(u64::MAX);
+            let last = results == 0
+                || results < USERS_PAGE_SIZE as usize
+                || read >= total
+                || page_num >= max_pages;
+            if last {
+                return Ok(page.map(|_| ()));
             }
             page_num += 1;
         }
